@@ -1,0 +1,1 @@
+"""The device side: frames through the unseen layers, on any runtime. Imports no TensorFlow."""

@@ -1,0 +1,74 @@
+"""`unseen inspect`: one line per op with its output, quantization, parameters and MACs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_service.errors import ModelError
+from edge_service.manifest import MANIFEST_FILE, default_model_dir, load_artefact
+from edge_service.tflite_graph import Graph, Operator, read_graph
+
+
+def multiply_accumulates(graph: Graph, op: Operator) -> int:
+    """MACs of one op (0 for ops that only move or compare values)."""
+    out = graph.tensors[op.outputs[0]]
+    if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        weights = graph.tensors[op.inputs[1]]
+        if op.op == "CONV_2D":
+            return out.size * weights.size // weights.shape[0]
+        if op.op == "DEPTHWISE_CONV_2D":
+            return out.size * weights.shape[1] * weights.shape[2]
+        return out.size * weights.shape[-1]
+    if op.op in ("ADD", "MUL", "AVERAGE_POOL_2D", "MEAN"):
+        return out.size
+    return 0
+
+
+def parameters(graph: Graph, op: Operator) -> int:
+    return sum(graph.tensors[i].size for i in op.inputs if i >= 0 and graph.tensors[i].data is not None)
+
+
+def load_graph(model: Path | None) -> tuple[Graph, object | None, Path]:
+    """The graph and, when a manifest is beside it, the verified artefact."""
+    path = Path(model) if model else default_model_dir()
+    folder = path if path.is_dir() else path.parent
+    if (folder / MANIFEST_FILE).exists():
+        artefact = load_artefact(path)
+        return read_graph(artefact.model_bytes), artefact, artefact.model_path
+    if path.is_dir():
+        raise ModelError(f"{path}: no {MANIFEST_FILE} and no model file")
+    try:
+        return read_graph(path.read_bytes()), None, path
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def describe(model: Path | None) -> str:
+    graph, artefact, path = load_graph(model)
+    lines = [f"model {path} ({path.stat().st_size} bytes)"]
+    if artefact is not None:
+        m = artefact.manifest
+        t = m.training
+        lines.append(f"name {m.name}, sha256 {m.model_sha256[:16]}..., labels {', '.join(m.labels)}")
+        if "int8_accuracy" in t:
+            lines.append(f"accuracy: float {t['float_accuracy']:.2%}, int8 {t['int8_accuracy']:.2%} "
+                         f"on {t.get('test_images', '?')} test images of {t.get('dataset', '?')}")
+    inp = graph.tensors[graph.inputs[0]]
+    lines.append(f"input {inp.name} {list(inp.shape)} {inp.dtype} scale {inp.scale:.6g} zp {inp.zero_point}")
+    header = f"{'#':>3} {'op':<18} {'output':<22} {'shape':<16} {'scale':>10} {'zp':>5} {'params':>8} {'MACs':>10}"
+    lines += ["", header, "-" * len(header)]
+    outputs = set(graph.outputs)
+    total_params = total_macs = 0
+    for op in graph.operators:
+        out = graph.tensors[op.outputs[0]]
+        params, macs = parameters(graph, op), multiply_accumulates(graph, op)
+        total_params += params
+        total_macs += macs
+        mark = "*" if op.outputs[0] in outputs else " "
+        shape = "x".join(str(d) for d in out.shape)
+        lines.append(f"{op.index:>3} {op.op:<18} {mark}{out.name[:21]:<21} {shape:<16} "
+                     f"{out.scale:>10.5g} {out.zero_point:>5} {params:>8} {macs:>10}")
+    lines.append("-" * len(header))
+    lines.append(f"{len(graph.operators)} ops, {len(graph.outputs)} outputs (* = a layer output), "
+                 f"{total_params} parameters, {total_macs} multiply-accumulates per frame")
+    return "\n".join(lines)

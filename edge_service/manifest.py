@@ -1,0 +1,115 @@
+"""The manifest beside every model.tflite: what the model is and how to feed it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from edge_service.errors import ModelError
+
+SCHEMA = "unseen-manifest/1"
+MODEL_FILE = "model.tflite"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    kind: str            # the Keras layer class, e.g. Conv2D
+    op: str              # the TFLite op that produces it, e.g. CONV_2D
+    shape: list[int]
+    scale: float
+    zero_point: int
+    output_index: int    # position in the model's output list
+    tensor_index: int
+
+
+@dataclass
+class Manifest:
+    name: str
+    labels: list[str]
+    input: dict                  # shape, dtype, scale, zero_point
+    preprocessing: dict          # color, size, fit, scale, invert
+    layers: list[LayerInfo]
+    model_sha256: str
+    conversion: dict | None = None
+    training: dict = field(default_factory=dict)
+    schema: str = SCHEMA
+    model_file: str = MODEL_FILE
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict, where: str = "manifest") -> "Manifest":
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ModelError(f"{where}: not an unseen manifest (expected schema {SCHEMA!r})")
+        try:
+            layers = [LayerInfo(**layer) for layer in data["layers"]]
+            fields = {k: data[k] for k in ("name", "labels", "input", "preprocessing", "model_sha256")}
+            return cls(layers=layers, conversion=data.get("conversion"),
+                       training=data.get("training") or {}, model_file=data.get("model_file", MODEL_FILE),
+                       **fields)
+        except (KeyError, TypeError) as exc:
+            raise ModelError(f"{where}: malformed manifest ({exc})") from exc
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / MANIFEST_FILE
+        path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        return path
+
+    def layer(self, name: str) -> LayerInfo:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ModelError(f"the model has no layer {name!r}; it has {', '.join(l.name for l in self.layers)}")
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class ModelArtefact:
+    """A verified model: the .tflite bytes and the manifest whose hash they match."""
+
+    folder: Path
+    model_bytes: bytes
+    manifest: Manifest
+
+    @property
+    def model_path(self) -> Path:
+        return self.folder / self.manifest.model_file
+
+
+def load_artefact(path: Path | str) -> ModelArtefact:
+    """Loads a model folder (or its model.tflite / manifest.json) and checks the hash."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    manifest_path = folder / MANIFEST_FILE
+    if not path.exists():
+        raise ModelError(f"{path}: no such model")
+    try:
+        data = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{folder}: no {MANIFEST_FILE} beside the model") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{manifest_path}: unreadable manifest ({exc})") from exc
+    manifest = Manifest.from_json(data, str(manifest_path))
+    model_path = path if path.suffix == ".tflite" else folder / manifest.model_file
+    try:
+        model_bytes = model_path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot read model ({exc.strerror})") from exc
+    actual = sha256_of(model_bytes)
+    if actual != manifest.model_sha256:
+        raise ModelError(f"{model_path}: SHA-256 {actual[:12]}... does not match the manifest's "
+                         f"{manifest.model_sha256[:12]}...; refusing a model that was changed")
+    return ModelArtefact(folder, model_bytes, manifest)
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package (digits, `seed` preset)."""
+    return Path(__file__).parent / "models" / "digits"

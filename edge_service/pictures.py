@@ -1,0 +1,155 @@
+"""Feature-map and filter grids drawn with Pillow (no matplotlib on the device).
+
+Normalisation rule, stated once: each map is stretched on its own between its 1st and
+99th percentile (robust to a few hot pixels), then coloured with a viridis-like map.
+A flat map (all one value) is drawn in the colormap's lowest colour.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# Anchor colours of matplotlib's viridis, interpolated into a 256-entry table.
+_VIRIDIS = np.array([[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
+                     [31, 158, 137], [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]])
+_GRAY = np.array([[0, 0, 0], [255, 255, 255]])
+LABEL_HEIGHT = 14
+
+
+def colormap_table(name: str = "viridis") -> np.ndarray:
+    anchors = {"viridis": _VIRIDIS, "gray": _GRAY}[name]
+    pos = np.linspace(0, 1, len(anchors))
+    t = np.linspace(0, 1, 256)
+    return np.stack([np.interp(t, pos, anchors[:, c]) for c in range(3)], axis=1).astype(np.uint8)
+
+
+def normalise(channel: np.ndarray) -> np.ndarray:
+    """0..1 between the 1st and 99th percentile of this one map."""
+    lo, hi = np.percentile(channel, [1, 99])
+    if hi <= lo:
+        lo, hi = float(channel.min()), float(channel.max())
+    if hi <= lo:
+        return np.zeros_like(channel, dtype=np.float64)
+    return np.clip((channel - lo) / (hi - lo), 0.0, 1.0)
+
+
+def render_map(channel: np.ndarray, scale: int = 1, cmap: str = "viridis") -> Image.Image:
+    """One 2-D map as an RGB image, upscaled by `scale` with nearest neighbour (pixels stay pixels)."""
+    idx = (normalise(np.asarray(channel, np.float64)) * 255).astype(np.uint8)
+    img = Image.fromarray(colormap_table(cmap)[idx], "RGB")
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    return img
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """(rows, columns) near square, columns >= rows."""
+    cols = math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+def upscale_for(shape: tuple[int, int], target: int = 96) -> int:
+    """An integer zoom that brings a small map to about `target` pixels across."""
+    return max(1, target // max(shape))
+
+
+def feature_grid(maps: np.ndarray, labels: list[str] | None = None, title: str = "",
+                 cmap: str = "viridis", target: int = 96) -> Image.Image:
+    """A labelled grid of the channels of `maps` (H, W, C) or a vector (C,) drawn as bars."""
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim == 1:
+        return vector_chart(maps, labels, title)
+    if maps.ndim == 2:
+        maps = maps[:, :, None]
+    h, w, count = maps.shape
+    labels = labels or [str(i) for i in range(count)]
+    zoom = upscale_for((h, w), target)
+    cell_w, cell_h = w * zoom, h * zoom + LABEL_HEIGHT
+    rows, cols = grid_shape(count)
+    top = LABEL_HEIGHT + 4 if title else 0
+    pad = 4
+    sheet = Image.new("RGB", (cols * (cell_w + pad) + pad, top + rows * (cell_h + pad) + pad), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    if title:
+        draw.text((pad, 2), title, fill=(230, 230, 230), font=font)
+    for i in range(count):
+        r, c = divmod(i, cols)
+        x0, y0 = pad + c * (cell_w + pad), top + pad + r * (cell_h + pad)
+        draw.text((x0, y0), labels[i][: max(4, cell_w // 6)], fill=(200, 200, 200), font=font)
+        sheet.paste(render_map(maps[:, :, i], zoom, cmap), (x0, y0 + LABEL_HEIGHT))
+    return sheet
+
+
+def vector_chart(values: np.ndarray, labels: list[str] | None = None, title: str = "",
+                 width: int = 360) -> Image.Image:
+    """A horizontal bar chart of a 1-D layer (dense outputs, class scores)."""
+    values = np.asarray(values, np.float64).ravel()
+    if len(values) > 64:  # a long flatten vector reads better as a strip image
+        side = math.ceil(math.sqrt(len(values)))
+        padded = np.zeros(side * side)
+        padded[: len(values)] = values
+        return feature_grid(padded.reshape(side, side, 1), [title or "values"], title)
+    labels = labels or [str(i) for i in range(len(values))]
+    bar_h, left, top = 14, 70, LABEL_HEIGHT + 4 if title else 4
+    img = Image.new("RGB", (width, top + bar_h * len(values) + 4), (24, 24, 24))
+    draw = ImageDraw.Draw(img)
+    if title:
+        draw.text((4, 2), title, fill=(230, 230, 230))
+    lo, hi = min(0.0, values.min()), max(0.0, values.max())
+    span = hi - lo or 1.0
+    zero_x = left + (0 - lo) / span * (width - left - 8)
+    colours = colormap_table()
+    for i, v in enumerate(values):
+        y = top + i * bar_h
+        x = left + (v - lo) / span * (width - left - 8)
+        draw.text((4, y + 1), labels[i][:10], fill=(200, 200, 200))
+        colour = tuple(int(c) for c in colours[int((v - lo) / span * 255)])
+        draw.rectangle([min(zero_x, x), y + 2, max(zero_x, x), y + bar_h - 2], fill=colour)
+    return img
+
+
+def filter_grid(kernel: np.ndarray, title: str = "") -> Image.Image:
+    """Conv weights (out, kh, kw, in) as a grid: one row per output filter, one cell per input channel.
+
+    Diverging grey: mid-grey is zero, white positive, black negative, scaled per filter.
+    """
+    kernel = np.asarray(kernel, np.float64)
+    out_ch, kh, kw, in_ch = kernel.shape
+    zoom = max(4, 24 // max(kh, kw))
+    cols = min(in_ch, 16)
+    pad = 2
+    cell = (kw * zoom + pad, kh * zoom + pad)
+    top = LABEL_HEIGHT + 4 if title else 0
+    sheet = Image.new("RGB", (40 + cols * cell[0] + pad, top + out_ch * cell[1] + pad), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    if title:
+        draw.text((4, 2), title, fill=(230, 230, 230))
+    for o in range(out_ch):
+        limit = np.abs(kernel[o]).max() or 1.0
+        y = top + pad + o * cell[1]
+        draw.text((2, y), str(o), fill=(200, 200, 200))
+        for i in range(cols):
+            grey = ((kernel[o, :, :, i] / limit + 1) * 127.5).astype(np.uint8)
+            tile = Image.fromarray(grey, "L").resize((kw * zoom, kh * zoom), Image.NEAREST)
+            sheet.paste(tile.convert("RGB"), (40 + i * cell[0], y))
+    return sheet
+
+
+def save_layer_pictures(layers: np.ndarray, names: list[str], folder: Path, title: str) -> list[Path]:
+    """One PNG per map plus `grid.png`; returns the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, name in enumerate(names):
+        path = folder / f"{i:02d}_{name}.png"
+        render_map(layers[:, :, i]).save(path)
+        written.append(path)
+    grid = folder / "grid.png"
+    feature_grid(layers, names, title, target=256).save(grid)
+    written.append(grid)
+    return written

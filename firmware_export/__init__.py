@@ -1,0 +1,1 @@
+"""Takes the int8 model to microcontrollers and offline bundles. Imports no TensorFlow."""

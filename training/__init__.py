@@ -1,0 +1,1 @@
+"""Workstation side: datasets, conversion-matrix fitting, the CNN and its int8 artefact."""

@@ -1,0 +1,11 @@
+"""The training package's exception family."""
+
+from unseen.errors import UnseenError
+
+
+class TrainingError(UnseenError):
+    """Any error of training, fitting or quantization."""
+
+
+class DatasetError(TrainingError):
+    """A dataset that cannot be found or read; the message names the file."""

@@ -1,0 +1,66 @@
+"""The CNN presets. Each starts with the conversion matrix as a frozen Conv2D.
+
+`seed` is seed 003's network; `micro` is sized for a TFLite Micro arena of 64 KB or less.
+Small inputs (under 28 px, like the 8x8 digits) use 'same' padding so the two
+pooling stages still have something to pool.
+"""
+
+from __future__ import annotations
+
+from edge_service.conversion import ConversionMatrix
+
+PRESETS = ("seed", "micro")
+CONVERSION_LAYER = "conversion"
+
+
+def build_model(preset: str, input_shape: tuple[int, int, int], classes: int,
+                conversion: ConversionMatrix, fine_tune_conversion: bool = False):
+    """A compiled Keras model, batch size 1 (a dynamic batch adds ops TFLM dislikes)."""
+    import keras
+    from keras import layers
+
+    h, w, c = input_shape
+    if conversion.channels != c:
+        from training.errors import TrainingError
+        raise TrainingError(f"the conversion matrix takes {conversion.channels} channel(s), "
+                            f"the dataset has {c}")
+    inputs = keras.Input(shape=input_shape, name="image")
+    conv_layer = layers.Conv2D(conversion.components, conversion.patch, padding="same",
+                               name=CONVERSION_LAYER, trainable=fine_tune_conversion)
+    x = conv_layer(inputs)
+    conv_layer.set_weights([conversion.conv_kernel(), conversion.conv_bias()])
+    pad = "same" if min(h, w) < 28 else "valid"
+    if preset == "seed":
+        x = layers.Conv2D(64, 3, padding=pad, activation="relu", name="conv1")(x)
+        x = layers.MaxPooling2D(2, name="pool1")(x)
+        x = layers.Conv2D(64, 3, padding=pad, activation="relu", name="conv2")(x)
+        x = layers.MaxPooling2D(2, name="pool2")(x)
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(20, activation="relu", name="dense1")(x)
+    elif preset == "micro":
+        x = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(x)
+        x = layers.MaxPooling2D(2, name="pool1")(x)
+        x = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="depthwise1")(x)
+        x = layers.Conv2D(32, 1, activation="relu", name="pointwise1")(x)
+        x = layers.MaxPooling2D(2, name="pool2")(x)
+        x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)
+        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    else:
+        from training.errors import TrainingError
+        raise TrainingError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    outputs = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs, name=f"unseen_{preset}")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def every_layer_model(model):
+    """The same weights with every layer's output as a model output, in order, batch 1."""
+    import keras
+    inputs = keras.Input(shape=model.input_shape[1:], batch_size=1, name="image")
+    x, outputs = inputs, []
+    for layer in model.layers[1:]:
+        x = layer(x)
+        outputs.append(x)
+    return keras.Model(inputs, outputs, name=model.name + "_layers")

@@ -1,0 +1,3 @@
+"""unseen: show what a CNN sees inside, from training to the edge."""
+
+__version__ = "0.1.0"
