@@ -43,8 +43,7 @@ def build_model(preset: str, input_shape: tuple[int, int, int], classes: int,
         x = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="depthwise1")(x)
         x = layers.Conv2D(32, 1, activation="relu", name="pointwise1")(x)
         x = layers.MaxPooling2D(2, name="pool2")(x)
-        x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)
-        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+        x = layers.Flatten(name="flatten")(x)
     else:
         from training.errors import TrainingError
         raise TrainingError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")

@@ -1,0 +1,27 @@
+"""Shared fixtures: a small model trained by the real training code, once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory) -> Path:
+    """A `seed` model trained for two epochs on a subset of digits (fast, real artefact)."""
+    pytest.importorskip("tensorflow")
+    from training.train import TrainOptions, train
+    out = tmp_path_factory.mktemp("small_model")
+    train(TrainOptions(dataset="digits", preset="seed", output=out, epochs=2, limit=400,
+                       calibration_samples=50, seed=1))
+    return out
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> Path:
+    from edge_service.manifest import default_model_dir
+    return default_model_dir()

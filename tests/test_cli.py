@@ -1,0 +1,64 @@
+"""The `unseen` command: fast help, one clear line per user error."""
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from unseen.cli import main
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import sys; from click.testing import CliRunner; from unseen.cli import main; "
+            "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0; "
+            "assert 'tensorflow' not in sys.modules and 'training.train' not in sys.modules; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["inspect", "/no/such/model.tflite"], "cannot read"),
+    (["convert", "apply", "/no/matrix.json", "x.png"], "cannot read /no/matrix.json"),
+    (["train", "--dataset", "/no/such/data"], "nor an existing path"),
+])
+def test_user_errors_are_one_line_and_exit_2(args, message):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+def test_inspect_prints_every_layer(shipped_model):
+    result = CliRunner().invoke(main, ["inspect", str(shipped_model)])
+    assert result.exit_code == 0, result.output
+    for name in ("conversion", "conv1", "pool2", "dense1", "predictions"):
+        assert name in result.output
+    assert "multiply-accumulates" in result.output
+
+
+def test_convert_fit_and_apply_write_layer_pictures(tmp_path):
+    from PIL import Image
+    import numpy as np
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "in.png")
+    runner = CliRunner()
+    fit = runner.invoke(main, ["convert", "fit", str(tmp_path / "in.png"), "--method", "pca", "-k", "3",
+                               "-o", str(tmp_path / "m.json")])
+    assert fit.exit_code == 0, fit.output
+    apply = runner.invoke(main, ["convert", "apply", str(tmp_path / "m.json"), str(tmp_path / "in.png"),
+                                 "-o", str(tmp_path / "out")])
+    assert apply.exit_code == 0, apply.output
+    pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
+    assert pngs == ["00_pca0.png", "01_pca1.png", "02_pca2.png", "grid.png"]
+    assert Image.open(tmp_path / "out" / "00_pca0.png").size == (50, 40)
+
+
+def test_truncated_image_is_a_clear_error(tmp_path):
+    from PIL import Image
+    import numpy as np
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "ok.jpg")
+    data = (tmp_path / "ok.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    result = CliRunner().invoke(main, ["convert", "fit", str(tmp_path / "cut.jpg")])
+    assert result.exit_code == 2 and "cut.jpg" in result.output
