@@ -1,0 +1,57 @@
+"""FULLY_CONNECTED, int8 with per-tensor or per-channel weights.
+
+`tflm` requantizes with the fixed-point multiplier; `litert-ref` as LiteRT's BUILTIN_REF
+kernel now does, in floating point: round(double(acc) * scale) + zero point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_service.kernels.conv_2d import exact_float_dtype, per_channel_multipliers
+from edge_service.kernels.fixedpoint import activation_range, quantize_multiplier, requantize
+from edge_service.kernels.registry import Kernel, register
+
+
+@register("FULLY_CONNECTED")
+class FullyConnected(Kernel):
+    max_version = 12
+
+    def prepare(self) -> None:
+        x, w, out = self.tensor(0), self.tensor(1), self.output
+        self.require_int8(x, w, out)
+        self.require(len(w.shape) == 2, "weights must be 2-D")
+        units, depth = w.shape
+        self.require(x.size % depth == 0, f"input of {x.size} values does not divide into rows of {depth}")
+        o = self.op.options
+        self.require(o.get("weights_format", 0) == 0, "shuffled weights are not supported")
+        self.rows = x.size // depth
+        self.require(out.size == self.rows * units, "output shape does not match")
+        self.input_offset = -x.zero_point
+        self.dtype = exact_float_dtype(depth)
+        self.weights = w.data.T.astype(self.dtype)
+        bias = self.optional(2)
+        self.bias = np.zeros(units, np.int64) if bias is None or bias.data is None else bias.data.astype(np.int64)
+        self.lo, self.hi = activation_range(o.get("fused_activation_function"), out.scale, out.zero_point)
+        per_channel = len(w.scales) > 1
+        if per_channel:
+            self.multiplier, self.shift = per_channel_multipliers(x.scale, w.scales, out.scale, units)
+            self.real_scale = x.scale * w.scales.astype(np.float64) / out.scale
+        else:
+            # TFLite multiplies the two scales in float32 first (GetQuantizedConvolutionMultipler).
+            product = float(np.float32(x.scales[0]) * np.float32(w.scales[0]))
+            real = product / float(out.scales[0])
+            m, s = quantize_multiplier(real)
+            self.multiplier, self.shift = np.int64(m), np.int64(s)
+            self.real_scale = np.float64(real)
+
+    def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
+        rows = (x.reshape(self.rows, -1).astype(np.int32) + self.input_offset).astype(self.dtype)
+        acc = (rows @ self.weights).astype(np.int64) + self.bias
+        if self.mode == "litert-ref":
+            scaled = acc.astype(np.float64) * self.real_scale
+            out = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + self.output.zero_point
+            result = np.clip(out, self.lo, self.hi).astype(np.int8)
+        else:
+            result = requantize(acc, self.multiplier, self.shift, self.output.zero_point, self.lo, self.hi)
+        return result.reshape(self.output.shape)

@@ -1,0 +1,32 @@
+"""MEAN int8 over constant axes: an integer sum, then one multiplier folding in 1/count."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_service.kernels.fixedpoint import quantize_multiplier, requantize
+from edge_service.kernels.registry import Kernel, register
+
+
+@register("MEAN")
+class Mean(Kernel):
+    max_version = 3
+
+    def prepare(self) -> None:
+        x, out = self.tensor(0), self.output
+        self.require_int8(x, out)
+        axes = np.atleast_1d(self.constant(1)).astype(int)
+        self.require(all(-len(x.shape) <= a < len(x.shape) for a in axes), f"axis {axes} out of range")
+        self.axes = tuple(sorted({int(a) % len(x.shape) for a in axes}))
+        count = int(np.prod([x.shape[a] for a in self.axes]))
+        self.count = count
+        multiplier, shift = quantize_multiplier(float(x.scale) / float(out.scale))
+        fold = min(count.bit_length() - 1, 32, 31 + shift)
+        self.multiplier = (multiplier << fold) // count
+        self.shift = shift - fold
+        self.input_zero_point = x.zero_point
+
+    def run(self, x: np.ndarray, *_axes) -> np.ndarray:
+        total = x.astype(np.int64).sum(axis=self.axes) - self.input_zero_point * self.count
+        out = requantize(total, self.multiplier, self.shift, self.output.zero_point, -128, 127)
+        return out.reshape(self.output.shape)

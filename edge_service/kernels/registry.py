@@ -1,0 +1,77 @@
+"""The op registry and the base class every kernel derives from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from edge_service.errors import ModelError
+from edge_service.tflite_graph import Graph, Operator, Tensor
+
+MODES = ("tflm", "litert-ref")
+
+
+class Kernel:
+    """One op of one model, prepared once; `run` maps input arrays to the output array."""
+
+    #: the highest op version whose semantics this kernel implements
+    max_version = 1
+
+    def __init__(self, op: Operator, graph: Graph, mode: str = "tflm") -> None:
+        self.op, self.graph, self.mode = op, graph, mode
+        if op.version > self.max_version:
+            raise ModelError(f"operator {op.index} ({op.op}) version {op.version} is newer than "
+                             f"supported ({self.max_version})")
+        self.prepare()
+
+    # helpers shared by the op modules
+    def tensor(self, position: int) -> Tensor:
+        index = self.op.inputs[position] if position < len(self.op.inputs) else -1
+        if index < 0:
+            raise ModelError(f"operator {self.op.index} ({self.op.op}) lacks input {position}")
+        return self.graph.tensors[index]
+
+    def optional(self, position: int) -> Tensor | None:
+        if position >= len(self.op.inputs) or self.op.inputs[position] < 0:
+            return None
+        return self.graph.tensors[self.op.inputs[position]]
+
+    @property
+    def output(self) -> Tensor:
+        return self.graph.tensors[self.op.outputs[0]]
+
+    def constant(self, position: int) -> np.ndarray:
+        t = self.tensor(position)
+        if t.data is None:
+            raise ModelError(f"operator {self.op.index} ({self.op.op}): input {t.name} must be constant")
+        return t.data
+
+    def require(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise ModelError(f"operator {self.op.index} ({self.op.op}): {message}")
+
+    def require_int8(self, *tensors: Tensor) -> None:
+        for t in tensors:
+            self.require(t.dtype == np.int8 and t.quantized,
+                         f"tensor {t.name} must be quantized int8, is {t.dtype}")
+
+    def prepare(self) -> None:
+        """Precompute what `run` needs; raise ModelError for what is not supported."""
+
+    def run(self, *inputs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+KERNELS: dict[str, type[Kernel]] = {}
+
+
+def register(name: str) -> Callable[[type[Kernel]], type[Kernel]]:
+    def decorate(cls: type[Kernel]) -> type[Kernel]:
+        KERNELS[name] = cls
+        return cls
+    return decorate
+
+
+def supported_ops() -> list[str]:
+    return sorted(KERNELS)

@@ -1,0 +1,32 @@
+"""Padding and sliding windows shared by convolution and pooling kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def output_size_and_padding(size: int, kernel: int, stride: int, dilation: int,
+                            padding: str) -> tuple[int, int]:
+    """(output size, padding before) as TFLite computes them for SAME and VALID."""
+    effective = (kernel - 1) * dilation + 1
+    if padding == "SAME":
+        out = (size + stride - 1) // stride
+    else:
+        out = (size - effective + stride) // stride
+    total = max((out - 1) * stride + effective - size, 0)
+    return max(out, 0), total // 2
+
+
+def windows(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], dilation: tuple[int, int],
+            pad: tuple[int, int], out_hw: tuple[int, int], fill) -> np.ndarray:
+    """(N, OH, OW, KH, KW, C) views of x (N, H, W, C), padded with `fill`."""
+    n, h, w, c = x.shape
+    (sh, sw), (dh, dw), (ph, pw), (oh, ow) = stride, dilation, pad, out_hw
+    need_h = (oh - 1) * sh + (kh - 1) * dh + 1
+    need_w = (ow - 1) * sw + (kw - 1) * dw + 1
+    padded = np.full((n, max(need_h, ph + h), max(need_w, pw + w), c), fill, dtype=x.dtype)
+    padded[:, ph:ph + h, pw:pw + w, :] = x
+    s = padded.strides
+    return np.lib.stride_tricks.as_strided(
+        padded, shape=(n, oh, ow, kh, kw, c),
+        strides=(s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]), writeable=False)

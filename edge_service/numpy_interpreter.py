@@ -1,0 +1,75 @@
+"""Runs a .tflite model with the numpy kernels, exposing and timing every layer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge_service.errors import FrameError, ModelError
+from edge_service.kernels import KERNELS, supported_ops
+from edge_service.kernels.registry import MODES
+from edge_service.tflite_graph import Graph, read_graph
+
+
+@dataclass
+class RunResult:
+    """Every tensor an op wrote, in execution order, and each op's time in seconds."""
+
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    by_index: dict[int, np.ndarray] = field(default_factory=dict)
+    op_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class NumpyInterpreter:
+    """`tflm` mode is TFLite Micro's arithmetic; `litert-ref` is LiteRT's BUILTIN_REF kernels."""
+
+    def __init__(self, model: bytes | Graph, mode: str = "tflm") -> None:
+        if mode not in MODES:
+            raise ModelError(f"unknown arithmetic mode {mode!r}; choose from {', '.join(MODES)}")
+        self.mode = mode
+        self.graph = model if isinstance(model, Graph) else read_graph(model)
+        missing = sorted({op.op for op in self.graph.operators} - set(KERNELS))
+        if missing:
+            raise ModelError(f"the numpy kernels do not support {', '.join(missing)} "
+                             f"(supported: {', '.join(supported_ops())})")
+        if len(self.graph.inputs) != 1:
+            raise ModelError(f"the model has {len(self.graph.inputs)} inputs; one is supported")
+        self.kernels = [KERNELS[op.op](op, self.graph, mode) for op in self.graph.operators]
+        self.input = self.graph.tensors[self.graph.inputs[0]]
+        self.names = _unique_names(self.graph)
+
+    def run(self, x: np.ndarray, intermediate: bool = False) -> dict[str, np.ndarray] | RunResult:
+        """The outputs by name; with `intermediate`, a RunResult of every tensor and op time."""
+        x = np.asarray(x)
+        if tuple(x.shape) != tuple(self.input.shape) or x.dtype != self.input.dtype:
+            raise FrameError(f"input must be {self.input.dtype} of shape {list(self.input.shape)}, "
+                             f"got {x.dtype} {list(x.shape)}")
+        values: dict[int, np.ndarray] = {self.graph.inputs[0]: x}
+        result = RunResult()
+        for kernel in self.kernels:
+            op = kernel.op
+            args = [values[i] if i in values else self.graph.tensors[i].data
+                    for i in op.inputs if i >= 0]
+            start = time.perf_counter()
+            out = kernel.run(*args)
+            elapsed = time.perf_counter() - start
+            index = op.outputs[0]
+            values[index] = out
+            if intermediate:
+                result.tensors[self.names[index]] = out
+                result.by_index[index] = out
+                result.op_seconds[self.names[index]] = elapsed
+        if intermediate:
+            return result
+        return {self.names[i]: values[i] for i in self.graph.outputs}
+
+
+def _unique_names(graph: Graph) -> dict[int, str]:
+    names, seen = {}, set()
+    for t in graph.tensors:
+        name = t.name if t.name not in seen else f"{t.name}#{t.index}"
+        seen.add(name)
+        names[t.index] = name
+    return names
