@@ -19,8 +19,14 @@ def representative_sample(x: np.ndarray, count: int, seed: int = 0) -> np.ndarra
 
 
 def quantize_every_layer(layers_model, calibration: np.ndarray,
-                         progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> bytes:
-    """int8 TFLite bytes: int8 input and outputs, batch 1, one output per Keras layer."""
+                         progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+                         float_io: bool = False, per_channel_dense: bool = True,
+                         names: list[str] | None = None) -> bytes:
+    """int8 TFLite bytes, batch 1, one output per Keras layer.
+
+    The input and outputs are int8 unless `float_io` (then QUANTIZE / DEQUANTIZE ops
+    wrap the graph); `per_channel_dense=False` gives per-tensor FULLY_CONNECTED weights.
+    """
     import tensorflow as tf
 
     total = len(calibration)
@@ -35,13 +41,16 @@ def quantize_every_layer(layers_model, calibration: np.ndarray,
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    if not float_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    if not per_channel_dense:
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     try:
         flat = converter.convert()
     except Exception as exc:  # the converter reports its failures as many types
         raise TrainingError(f"int8 conversion failed: {exc}") from exc
-    names = [layer.name for layer in layers_model.layers[1:]]
+    names = names or [layer.name for layer in layers_model.layers[1:]]
     return name_outputs_by_layer(flat, names)
 
 

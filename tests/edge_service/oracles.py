@@ -1,0 +1,49 @@
+"""The reference runtimes the numpy kernels are held to, reading every tensor."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class TflmOracle:
+    """TFLite Micro's Python interpreter with kPreserveAllTensors."""
+
+    def __init__(self, model: bytes) -> None:
+        from tflite_micro.python.tflite_micro import runtime
+        self.interpreter = runtime.Interpreter.from_bytes(
+            model, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+
+    def run(self, x: np.ndarray, indices) -> dict[int, np.ndarray]:
+        self.interpreter.set_input(x, 0)
+        self.interpreter.invoke()
+        return {i: self.interpreter.GetTensor(i, 0)["tensor_data"] for i in indices}
+
+
+class LiteRTOracle:
+    """LiteRT's interpreter: BUILTIN_REF kernels preserving every tensor, or the default XNNPACK path."""
+
+    def __init__(self, model: bytes, reference: bool = True) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        kwargs = ({"experimental_op_resolver_type": OpResolverType.BUILTIN_REF,
+                   "experimental_preserve_all_tensors": True} if reference else {})
+        self.interpreter = Interpreter(model_content=model, **kwargs)
+        self.interpreter.allocate_tensors()
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+
+    def run(self, x: np.ndarray, indices) -> dict[int, np.ndarray]:
+        self.interpreter.set_tensor(self.input_index, x)
+        self.interpreter.invoke()
+        return {i: self.interpreter.get_tensor(i) for i in indices}
+
+
+def sample_inputs(shape, dtype, count: int, seed: int = 0):
+    """`count` inputs: first the saturating extremes, then uniform random ones."""
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype) == np.float32:
+        extremes = [np.full(shape, -1.0), np.full(shape, 2.0), rng.normal(0.5, 3.0, shape)]
+        randoms = [rng.uniform(-0.2, 1.2, shape) for _ in range(count - len(extremes))]
+    else:
+        alternating = np.where(np.indices(shape).sum(axis=0) % 2, 127, -128)
+        extremes = [np.full(shape, -128), np.full(shape, 127), alternating]
+        randoms = [rng.integers(-128, 128, shape) for _ in range(count - len(extremes))]
+    return [np.asarray(x).astype(dtype) for x in extremes + randoms][:count]
