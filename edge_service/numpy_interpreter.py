@@ -9,7 +9,7 @@ import numpy as np
 
 from edge_service.errors import FrameError, ModelError
 from edge_service.kernels import KERNELS, supported_ops
-from edge_service.kernels.registry import MODES
+from edge_service.kernels.registry import MAX_WORKSPACE_BYTES, MODES
 from edge_service.tflite_graph import Graph, read_graph
 
 
@@ -36,7 +36,13 @@ class NumpyInterpreter:
                              f"(supported: {', '.join(supported_ops())})")
         if len(self.graph.inputs) != 1:
             raise ModelError(f"the model has {len(self.graph.inputs)} inputs; one is supported")
+        activations = sum(t.nbytes for t in self.graph.tensors if t.data is None)
+        if activations > MAX_WORKSPACE_BYTES:
+            raise ModelError(f"the model's tensors would take {activations >> 20} MiB; refusing")
         self.kernels = [KERNELS[op.op](op, self.graph, mode) for op in self.graph.operators]
+        for kernel in self.kernels:
+            if len(kernel.op.outputs) != 1:
+                raise ModelError(f"operator {kernel.op.index} ({kernel.op.op}) must have one output")
         self.input = self.graph.tensors[self.graph.inputs[0]]
         self.names = _unique_names(self.graph)
 
@@ -63,7 +69,8 @@ class NumpyInterpreter:
                 result.op_seconds[self.names[index]] = elapsed
         if intermediate:
             return result
-        return {self.names[i]: values[i] for i in self.graph.outputs}
+        return {self.names[i]: values[i] if i in values else self.graph.tensors[i].data
+                for i in self.graph.outputs}
 
 
 def _unique_names(graph: Graph) -> dict[int, str]:

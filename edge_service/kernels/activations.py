@@ -15,6 +15,7 @@ class _Clamp(Kernel):
     def prepare(self) -> None:
         x, out = self.tensor(0), self.output
         self.require_int8(x, out)
+        self.require_same_shape(x, out)
         self.input_zero_point = x.zero_point
         self.multiplier, self.shift = quantize_multiplier(float(x.scale) / float(out.scale))
         self.lo, self.hi = activation_range(self.activation, out.scale, out.zero_point)

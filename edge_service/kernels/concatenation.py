@@ -16,7 +16,14 @@ class Concatenation(Kernel):
         out = self.output
         inputs = [self.tensor(i) for i in range(len(self.op.inputs))]
         self.require_int8(out, *inputs)
+        self.require(len(out.shape) > 0 and all(len(t.shape) == len(out.shape) for t in inputs),
+                     "inputs and output must have the same rank")
         self.axis = self.op.options.get("axis", 0) % len(out.shape)
+        expected = list(inputs[0].shape)
+        expected[self.axis] = sum(t.shape[self.axis] for t in inputs)
+        self.require(all(list(t.shape[:self.axis] + t.shape[self.axis + 1:]) ==
+                         list(out.shape[:self.axis] + out.shape[self.axis + 1:]) for t in inputs)
+                     and expected == list(out.shape), "input shapes do not concatenate to the output")
         self.lo, self.hi = activation_range(self.op.options.get("fused_activation_function"),
                                             out.scale, out.zero_point)
         # LiteRT's reference rescales in float: round(q * scale + bias); TFLM needs equal scales.

@@ -6,7 +6,7 @@ import numpy as np
 
 from edge_service.kernels.fixedpoint import activation_range, quantize_multiplier, requantize
 from edge_service.kernels.registry import Kernel, register
-from edge_service.kernels.windows import output_size_and_padding, windows
+from edge_service.kernels.windows import output_size_and_padding, padded_elements, windows
 
 # A float32 sum is exact while every partial sum stays below 2^24.
 FLOAT32_EXACT = 1 << 24
@@ -45,6 +45,9 @@ class Conv2D(Kernel):
         self.require(tuple(out.shape) == (x.shape[0], oh, ow, oc),
                      f"output shape {out.shape} does not match {(x.shape[0], oh, ow, oc)}")
         self.out_hw = (oh, ow)
+        self.check_workspace(x.shape[0] * oh * ow * self.kh * self.kw * ic)
+        self.check_workspace(padded_elements(x.shape, self.kh, self.kw, self.stride, self.dilation,
+                                             (self.pad_h, self.pad_w), self.out_hw))
         self.input_offset = -x.zero_point
         depth = self.kh * self.kw * ic
         self.dtype = exact_float_dtype(depth)

@@ -7,7 +7,7 @@ import numpy as np
 from edge_service.kernels.conv_2d import per_channel_multipliers
 from edge_service.kernels.fixedpoint import activation_range, requantize
 from edge_service.kernels.registry import Kernel, register
-from edge_service.kernels.windows import output_size_and_padding, windows
+from edge_service.kernels.windows import output_size_and_padding, padded_elements, windows
 
 
 @register("DEPTHWISE_CONV_2D")
@@ -31,6 +31,9 @@ class DepthwiseConv2D(Kernel):
         ow, self.pad_w = output_size_and_padding(x.shape[2], self.kw, self.stride[1], self.dilation[1], o.get("padding"))
         self.require(tuple(out.shape) == (x.shape[0], oh, ow, oc), "output shape does not match")
         self.out_hw = (oh, ow)
+        self.check_workspace(x.shape[0] * oh * ow * self.kh * self.kw * oc)
+        self.check_workspace(padded_elements((*x.shape[:3], oc), self.kh, self.kw, self.stride,
+                                             self.dilation, (self.pad_h, self.pad_w), self.out_hw))
         self.input_offset = -x.zero_point
         self.source_channel = np.arange(oc) // multiplier   # output channel -> input channel
         self.weights = w.data[0].astype(np.int32)            # (KH, KW, OC)

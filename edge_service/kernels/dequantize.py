@@ -13,6 +13,7 @@ class Dequantize(Kernel):
         x = self.tensor(0)
         self.require(x.dtype == np.int8 and x.quantized, "input must be quantized int8")
         self.require(self.output.dtype == np.float32, "output must be float32")
+        self.require_same_shape(x, self.output)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         t = self.tensor(0)

@@ -20,6 +20,7 @@ class Logistic(Kernel):
     def prepare(self) -> None:
         x, out = self.tensor(0), self.output
         self.require_int8(x, out)
+        self.require_same_shape(x, out)
         self.require(out.zero_point == -128, "int8 logistic output zero point must be -128")
         real = float(x.scale) * (1 << (31 - INPUT_INTEGER_BITS))
         q, self.left_shift = math.frexp(real)

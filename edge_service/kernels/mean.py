@@ -18,7 +18,12 @@ class Mean(Kernel):
         axes = np.atleast_1d(self.constant(1)).astype(int)
         self.require(all(-len(x.shape) <= a < len(x.shape) for a in axes), f"axis {axes} out of range")
         self.axes = tuple(sorted({int(a) % len(x.shape) for a in axes}))
+        keep = [1 if i in self.axes else d for i, d in enumerate(x.shape)]
+        drop = [d for i, d in enumerate(x.shape) if i not in self.axes]
+        self.require(list(out.shape) in (keep, drop), f"output shape {list(out.shape)} does not match "
+                     f"reducing {list(x.shape)} over {list(self.axes)}")
         count = int(np.prod([x.shape[a] for a in self.axes]))
+        self.require(count > 0, "cannot average over an empty axis")
         self.count = count
         multiplier, shift = quantize_multiplier(float(x.scale) / float(out.scale))
         fold = min(count.bit_length() - 1, 32, 31 + shift)

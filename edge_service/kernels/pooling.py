@@ -6,7 +6,7 @@ import numpy as np
 
 from edge_service.kernels.fixedpoint import activation_range
 from edge_service.kernels.registry import Kernel
-from edge_service.kernels.windows import output_size_and_padding, windows
+from edge_service.kernels.windows import output_size_and_padding, padded_elements, windows
 
 PAD = -(1 << 20)  # marks a padded tap; never a real int8 value
 
@@ -28,6 +28,8 @@ class PoolKernel(Kernel):
         ow, pw = output_size_and_padding(x.shape[2], self.kw, self.stride[1], 1, o.get("padding"))
         self.require(tuple(out.shape) == (x.shape[0], oh, ow, x.shape[3]), "output shape does not match")
         self.out_hw, self.pad = (oh, ow), (ph, pw)
+        self.check_workspace(x.shape[0] * oh * ow * self.kh * self.kw * x.shape[3])
+        self.check_workspace(padded_elements(x.shape, self.kh, self.kw, self.stride, (1, 1), (ph, pw), (oh, ow)))
         self.lo, self.hi = activation_range(o.get("fused_activation_function"), out.scale, out.zero_point)
 
     def taps(self, x: np.ndarray) -> np.ndarray:

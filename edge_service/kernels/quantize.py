@@ -15,6 +15,7 @@ class Quantize(Kernel):
     def prepare(self) -> None:
         x, out = self.tensor(0), self.output
         self.require(out.dtype == np.int8 and out.quantized, "output must be quantized int8")
+        self.require_same_shape(x, out)
         self.require(x.dtype in (np.float32, np.int8), f"input type {x.dtype} is not supported")
         if x.dtype == np.int8:
             self.require(x.quantized, "int8 input must be quantized")

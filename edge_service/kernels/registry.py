@@ -10,6 +10,7 @@ from edge_service.errors import ModelError
 from edge_service.tflite_graph import Graph, Operator, Tensor
 
 MODES = ("tflm", "litert-ref")
+MAX_WORKSPACE_BYTES = 512 << 20  # what one op may allocate for a frame; far above any edge model
 
 
 class Kernel:
@@ -55,6 +56,16 @@ class Kernel:
         for t in tensors:
             self.require(t.dtype == np.int8 and t.quantized,
                          f"tensor {t.name} must be quantized int8, is {t.dtype}")
+
+    def require_same_shape(self, a: Tensor, b: Tensor) -> None:
+        self.require(tuple(a.shape) == tuple(b.shape), f"{a.name} {list(a.shape)} and {b.name} "
+                     f"{list(b.shape)} must have the same shape")
+
+    def check_workspace(self, elements: int, itemsize: int = 8) -> None:
+        """Refuses an op whose per-frame scratch (e.g. im2col) would exceed the budget."""
+        if elements * itemsize > MAX_WORKSPACE_BYTES:
+            raise ModelError(f"operator {self.op.index} ({self.op.op}) would need "
+                             f"{elements * itemsize >> 20} MiB per frame; refusing")
 
     def prepare(self) -> None:
         """Precompute what `run` needs; raise ModelError for what is not supported."""

@@ -20,6 +20,7 @@ class Softmax(Kernel):
     def prepare(self) -> None:
         x, out = self.tensor(0), self.output
         self.require_int8(x, out)
+        self.require_same_shape(x, out)
         self.require(out.zero_point == -128 and out.scale == np.float32(1 / 256),
                      "int8 softmax output must have scale 1/256 and zero point -128")
         beta = float(np.float32(self.op.options.get("beta", 1.0)))

@@ -17,6 +17,15 @@ def output_size_and_padding(size: int, kernel: int, stride: int, dilation: int,
     return max(out, 0), total // 2
 
 
+def padded_elements(shape: tuple[int, ...], kh: int, kw: int, stride: tuple[int, int],
+                    dilation: tuple[int, int], pad: tuple[int, int], out_hw: tuple[int, int]) -> int:
+    """How many values the padded copy of the input made by `windows` holds."""
+    n, h, w, c = shape
+    need_h = (out_hw[0] - 1) * stride[0] + (kh - 1) * dilation[0] + 1
+    need_w = (out_hw[1] - 1) * stride[1] + (kw - 1) * dilation[1] + 1
+    return n * max(need_h, pad[0] + h) * max(need_w, pad[1] + w) * c
+
+
 def windows(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], dilation: tuple[int, int],
             pad: tuple[int, int], out_hw: tuple[int, int], fill) -> np.ndarray:
     """(N, OH, OW, KH, KW, C) views of x (N, H, W, C), padded with `fill`."""
