@@ -62,3 +62,20 @@ def test_truncated_image_is_a_clear_error(tmp_path):
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
     result = CliRunner().invoke(main, ["convert", "fit", str(tmp_path / "cut.jpg")])
     assert result.exit_code == 2 and "cut.jpg" in result.output
+
+
+def test_verify_reports_bit_exact_layers(shipped_model):
+    pytest.importorskip("tflite_micro")
+    pytest.importorskip("ai_edge_litert")
+    result = CliRunner().invoke(main, ["verify", str(shipped_model), "--samples", "3"])
+    assert result.exit_code == 0, result.output
+    assert "tflite-micro: bit-exact on every tensor with mode tflm" in result.output
+    assert "litert-ref: bit-exact on every tensor with mode litert-ref" in result.output
+    for layer in ("conversion", "conv2", "predictions"):
+        assert layer in result.output
+
+
+def test_verify_refuses_a_corrupt_model(tmp_path):
+    (tmp_path / "bad.tflite").write_bytes(b"\x00" * 64)
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "bad.tflite")])
+    assert result.exit_code == 2 and "TFL3" in result.output

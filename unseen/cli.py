@@ -129,5 +129,22 @@ def inspect(model) -> None:
     click.echo(describe(model))
 
 
+@main.command()
+@click.argument("model", required=False, type=click.Path(path_type=Path))
+@click.option("--samples", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def verify(model, samples, seed) -> None:
+    """Run the numpy kernels beside TFLite Micro and LiteRT; print per-layer differences."""
+    from edge_service.inspect_model import load_graph
+    from edge_service.verify import report, verify as run_verify
+    _, artefact, path = load_graph(model)
+    data = artefact.model_bytes if artefact is not None else path.read_bytes()
+    interpreter, comparisons = run_verify(data, samples, seed)
+    text, ok = report(interpreter, comparisons, samples)
+    click.echo(text)
+    if not ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -28,15 +28,19 @@ class Softmax(Kernel):
         self.multiplier, self.left_shift = quantize_multiplier(real)
         self.require(self.left_shift >= 0, "input scale too small for the fixed-point softmax")
         self.diff_min = -calculate_input_radius(SCALED_DIFF_INTEGER_BITS, self.left_shift)
+        # exp() depends only on the int8 difference to the row maximum: 256 values, computed once.
+        diffs = np.arange(-255, 1, dtype=np.int64)
+        scaled = saturating_rounding_doubling_high_mul(wrap_int32(diffs << self.left_shift), self.multiplier)
+        exps = np.where(diffs >= self.diff_min, exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS), 0)
+        self.exp_table = exps                                                     # index: diff + 255
+        self.accumulate_table = rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         values = x.astype(np.int64)
-        diff = values - values.max(axis=-1, keepdims=True)
-        used = diff >= self.diff_min
-        scaled = saturating_rounding_doubling_high_mul(wrap_int32(diff << self.left_shift), self.multiplier)
-        exps = exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS)
-        accumulated = np.where(used, rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS), 0)
-        reciprocal, bits_over_unit = get_reciprocal(accumulated.sum(axis=-1, keepdims=True),
+        position = values - values.max(axis=-1, keepdims=True) + 255
+        used = position >= self.diff_min + 255
+        exps = self.exp_table[position]
+        reciprocal, bits_over_unit = get_reciprocal(self.accumulate_table[position].sum(axis=-1, keepdims=True),
                                                     ACCUMULATION_INTEGER_BITS)
         exponent = bits_over_unit + 31 - 8
         out = rounding_divide_by_pot(fixed_mul(reciprocal, exps), exponent) - 128

@@ -13,7 +13,7 @@ from edge_service.errors import ModelError
 from edge_service.manifest import load_artefact
 from edge_service.numpy_interpreter import NumpyInterpreter
 from tests.edge_service.model_zoo import build_zoo_model
-from tests.edge_service.oracles import sample_inputs
+from edge_service.oracles import sample_inputs
 
 SECONDS_PER_FILE = 3
 

@@ -10,7 +10,7 @@ from edge_service.kernels import supported_ops
 from edge_service.manifest import load_artefact
 from edge_service.numpy_interpreter import NumpyInterpreter
 from tests.edge_service.model_zoo import ZOO, build_zoo_model
-from tests.edge_service.oracles import LiteRTOracle, TflmOracle, sample_inputs
+from edge_service.oracles import LiteRTOracle, TflmOracle, sample_inputs
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("tflite_micro")

@@ -1,4 +1,7 @@
-"""The reference runtimes the numpy kernels are held to, reading every tensor."""
+"""The reference runtimes the numpy kernels are held to, reading every tensor.
+
+Each needs its optional package (tflite-micro, ai-edge-litert) and is imported lazily.
+"""
 
 from __future__ import annotations
 
