@@ -1,0 +1,35 @@
+"""What every backend returns: each layer's int8 output by name, and the timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_service.errors import EdgeError
+from edge_service.manifest import ModelArtefact
+
+
+class BackendUnavailable(EdgeError):
+    """This backend cannot run here; the message says why (auto selection reports it)."""
+
+
+@dataclass
+class Inference:
+    outputs: dict[str, np.ndarray]            # manifest layer name -> int8 array, in layer order
+    seconds: float                            # the whole inference
+    layer_seconds: dict[str, float] | None    # per layer, where the backend can time them
+
+
+class Backend:
+    name = "backend"
+
+    def __init__(self, artefact: ModelArtefact) -> None:
+        self.artefact = artefact
+        self.layer_names = [layer.name for layer in sorted(artefact.manifest.layers, key=lambda l: l.output_index)]
+
+    def infer(self, x: np.ndarray) -> Inference:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the interpreter or device."""

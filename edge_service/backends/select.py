@@ -1,0 +1,57 @@
+"""`--backend auto`: Edge TPU, then LiteRT, then tflite-runtime, then numpy; it says why."""
+
+from __future__ import annotations
+
+from edge_service.backends.base import Backend, BackendUnavailable
+from edge_service.backends.edgetpu_backend import EdgeTPUBackend
+from edge_service.backends.fallback import FallbackBackend
+from edge_service.backends.litert_backend import LiteRTBackend, TfliteRuntimeBackend
+from edge_service.backends.numpy_backend import NumpyBackend
+from edge_service.errors import EdgeError
+from edge_service.manifest import ModelArtefact
+
+BACKENDS = {"edgetpu": EdgeTPUBackend, "litert": LiteRTBackend,
+            "tflite-runtime": TfliteRuntimeBackend, "numpy": NumpyBackend}
+AUTO_ORDER = ("edgetpu", "litert", "tflite-runtime", "numpy")
+CPU_ORDER = ("litert", "tflite-runtime", "numpy")
+
+
+def _make(name: str, artefact: ModelArtefact, mode: str, threads: int | None) -> Backend:
+    if name == "numpy":
+        return NumpyBackend(artefact, mode)
+    return BACKENDS[name](artefact, threads)
+
+
+def _first_cpu(artefact, mode, threads, notes: list[str]) -> Backend:
+    for name in CPU_ORDER:
+        try:
+            return _make(name, artefact, mode, threads)
+        except BackendUnavailable as exc:
+            notes.append(f"{name}: {exc}")
+    raise EdgeError("no backend can run this model: " + "; ".join(notes))
+
+
+def select_backend(artefact: ModelArtefact, preference: str = "auto", mode: str = "tflm",
+                   threads: int | None = None, max_failures: int = 3) -> tuple[Backend, list[str]]:
+    """The backend to run, and one note per backend considered (why chosen, why not)."""
+    if preference not in ("auto", *BACKENDS):
+        raise EdgeError(f"unknown backend {preference!r}; choose auto or {', '.join(BACKENDS)}")
+    notes: list[str] = []
+    if preference not in ("auto", "edgetpu"):
+        try:
+            backend = _make(preference, artefact, mode, threads)
+        except BackendUnavailable as exc:
+            raise EdgeError(f"backend {preference} is unavailable: {exc}") from None
+        return backend, [f"{preference}: chosen by configuration"]
+    try:
+        accelerator = EdgeTPUBackend(artefact, threads)
+    except BackendUnavailable as exc:
+        notes.append(f"edgetpu: {exc}")
+        if preference == "edgetpu":
+            notes.append("edgetpu was asked for but is unavailable; falling back to the CPU")
+        backend = _first_cpu(artefact, mode, threads, notes)
+        notes.append(f"{backend.name}: chosen")
+        return backend, notes
+    fallback = _first_cpu(artefact, mode, threads, notes)
+    notes.append(f"edgetpu: chosen; {fallback.name} takes over if it fails {max_failures} times in a row")
+    return FallbackBackend(accelerator, fallback, max_failures), notes

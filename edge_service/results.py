@@ -1,0 +1,32 @@
+"""One processed frame: what sinks publish, as JSON and as arrays for pictures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class FrameResult:
+    seq: int
+    captured_at: float
+    source: str
+    backend: str
+    top: list[dict]
+    layers: dict[str, dict]                     # layer name -> statistics
+    latency_ms: dict[str, float | dict]
+    image: np.ndarray                           # the camera frame, RGB uint8
+    model_input: np.ndarray                     # what the model saw, uint8 (H, W) or (H, W, 3)
+    values: dict[str, np.ndarray]               # layer name -> dequantized output (batch removed)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def to_json(self, device_id: str, model_sha256: str) -> dict:
+        return {
+            "id": self.id, "device": device_id, "seq": self.seq,
+            "time": dt.datetime.fromtimestamp(self.captured_at, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "source": self.source, "model_sha256": model_sha256, "backend": self.backend,
+            "top": self.top, "layers": self.layers, "latency_ms": self.latency_ms,
+        }

@@ -1,0 +1,60 @@
+"""Where results go: the Sink interface, a JSON-lines file, a status file, a picture gallery.
+
+The MQTT publisher is another Sink; the pipeline does not know which ones it feeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from edge_service.errors import EdgeError
+from edge_service.results import FrameResult
+
+
+class Sink:
+    def publish(self, result: FrameResult) -> None:
+        """One processed frame."""
+
+    def status(self, status: dict) -> None:
+        """The service's state, sent on start, periodically, on change and on stop."""
+
+    def close(self) -> None:
+        """Flush and release."""
+
+
+def _open_for_append(path: Path):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a", encoding="utf-8")
+    except OSError as exc:
+        raise EdgeError(f"cannot write {path}: {exc.strerror}") from None
+
+
+class JsonLinesSink(Sink):
+    """Appends one JSON object per frame; flushed each line so a crash loses at most one."""
+
+    def __init__(self, path: Path, device_id: str, model_sha256: str) -> None:
+        self.path, self.device_id, self.sha = Path(path), device_id, model_sha256
+        self.file = _open_for_append(self.path)
+
+    def publish(self, result: FrameResult) -> None:
+        self.file.write(json.dumps(result.to_json(self.device_id, self.sha)) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class StatusFileSink(Sink):
+    """Keeps the latest status in a JSON file, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def status(self, status: dict) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status, indent=1))
+        os.replace(tmp, self.path)

@@ -1,0 +1,79 @@
+"""Live cameras: OpenCV VideoCapture (device, file, RTSP) and picamera2, each only when installed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_service.sources.base import FrameSource, SourceError
+
+
+class OpenCVSource(FrameSource):
+    live = True
+
+    def __init__(self, target: str | int, loop: bool = False) -> None:
+        self.target, self.loop = target, loop
+        self.name = f"opencv:{target}"
+        self.capture = None
+
+    def open(self) -> None:
+        try:
+            import cv2
+        except ImportError:
+            raise SourceError("OpenCV is not installed (pip install opencv-python-headless)") from None
+        self.capture = cv2.VideoCapture(self.target)
+        if not self.capture.isOpened():
+            raise SourceError(f"cannot open {self.target}")
+        self.live = isinstance(self.target, int) or str(self.target).startswith(("rtsp:", "http:", "https:"))
+
+    def read(self) -> tuple[np.ndarray, str] | None:
+        import cv2
+        ok, bgr = self.capture.read()
+        if not ok:
+            if not self.live and not self.loop:
+                return None
+            if not self.live:
+                self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, bgr = self.capture.read()
+            if not ok:
+                raise SourceError(f"{self.target}: no frame (camera gone or stream stalled)")
+        return bgr[:, :, ::-1].copy(), str(self.target)
+
+    def close(self) -> None:
+        if self.capture is not None:
+            self.capture.release()
+            self.capture = None
+
+
+class PiCameraSource(FrameSource):
+    name = "picamera"
+    live = True
+
+    def __init__(self, width: int = 640, height: int = 480) -> None:
+        self.size = (width, height)
+        self.camera = None
+
+    def open(self) -> None:
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise SourceError("picamera2 is not installed (apt install python3-picamera2)") from None
+        try:
+            self.camera = Picamera2()
+            self.camera.configure(self.camera.create_still_configuration(main={"size": self.size, "format": "RGB888"}))
+            self.camera.start()
+        except Exception as exc:  # the library raises many kinds for a missing camera
+            raise SourceError(f"picamera: {exc}") from None
+
+    def read(self) -> tuple[np.ndarray, str] | None:
+        try:
+            return self.camera.capture_array(), "picamera"
+        except Exception as exc:
+            raise SourceError(f"picamera: {exc}") from None
+
+    def close(self) -> None:
+        if self.camera is not None:
+            try:
+                self.camera.stop()
+                self.camera.close()
+            finally:
+                self.camera = None

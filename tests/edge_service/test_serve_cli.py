@@ -1,0 +1,70 @@
+"""`unseen serve`, `unseen layers`, `unseen filters` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from unseen.cli import main
+
+
+def test_serve_runs_until_sigterm_and_stops_cleanly(tmp_path):
+    results, status = tmp_path / "results.jsonl", tmp_path / "status.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "unseen.cli", "serve", "--source", "samples", "--loop", "--backend", "numpy",
+         "--max-fps", "20", "--jsonl", str(results), "--status-file", str(status)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and (not results.exists() or len(results.read_text().splitlines()) < 5):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "received SIGTERM" in err and "Traceback" not in err
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(lines) >= 5 and len({line["id"] for line in lines}) == len(lines)
+    assert [line["seq"] for line in lines] == sorted(line["seq"] for line in lines)
+    final = json.loads(status.read_text())
+    assert final["state"] == "stopped" and final["counters"]["processed"] == len(lines)
+
+
+def test_serve_with_a_config_file_and_a_flag_override(tmp_path):
+    config = tmp_path / "device.toml"
+    config.write_text(f'device_id = "bench-1"\n[source]\nuri = "samples"\n[run]\nframes = 4\n'
+                      f'[output]\njsonl = "{tmp_path / "r.jsonl"}"\n')
+    result = CliRunner().invoke(main, ["serve", "--config", str(config), "--frames", "2", "--backend", "numpy"])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[0])["device"] == "bench-1"
+
+
+def test_serve_with_a_missing_model_is_one_clear_line(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--model", str(tmp_path / "none"), "--frames", "1"])
+    assert result.exit_code == 2 and result.output.startswith("error:") and "no such model" in result.output
+
+
+def test_layers_writes_a_gallery_of_every_layer(tmp_path):
+    samples = Path(__file__).resolve().parents[2] / "edge_service" / "samples"
+    result = CliRunner().invoke(main, ["layers", str(samples / "digit_7.png"), str(samples / "digit_2.png"),
+                                       "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"digit_7.png: 7 ", result.output)
+    index = (tmp_path / "index.html").read_text()
+    images = re.findall(r"src='([^']+)'", index)
+    assert len(images) == 2 * (2 + 8)  # camera frame, model input and 8 layers per frame
+    assert all((tmp_path / image).exists() for image in images)
+
+
+def test_filters_draws_every_weighted_op(tmp_path):
+    result = CliRunner().invoke(main, ["filters", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert len(pngs) == 5 and pngs[0].endswith("conv_2d.png")
