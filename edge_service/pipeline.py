@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from edge_service.backends import Backend
+from edge_service.errors import EdgeError
 from edge_service.manifest import ModelArtefact
 from edge_service.preprocess import Preprocessor
 from edge_service.results import FrameResult
@@ -47,6 +48,7 @@ class Counters:
     bad_frames: int = 0
     source_errors: int = 0
     inference_errors: int = 0
+    sink_errors: int = 0
     fps: float = 0.0
 
 
@@ -70,6 +72,20 @@ class Pipeline:
         self.capture_done = False
         self.reader: FrameReader | None = None
         self.state = "starting"
+        self.paused = threading.Event()
+        self.last_error = ""
+        self.model_lock = threading.Lock()  # a model swap waits for the frame in progress
+
+    def swap_model(self, artefact: ModelArtefact, backend: Backend, notes: list[str]) -> None:
+        """Replaces the model between two frames: none is dropped, none sees half a swap."""
+        preprocess = Preprocessor(artefact.manifest)
+        with self.model_lock:
+            old = self.backend
+            self.artefact, self.backend, self.preprocess = artefact, backend, preprocess
+            self.layers = {layer.name: layer for layer in artefact.manifest.layers}
+            self.labels = artefact.manifest.labels
+            self.backend_notes = notes
+        old.close()
 
     # -- status -------------------------------------------------------------------------
     def status(self) -> dict:
@@ -83,6 +99,7 @@ class Pipeline:
                 "model_sha256": self.artefact.manifest.model_sha256, "backend": self.backend.name,
                 "backend_notes": self.backend_notes + ([fallback] if fallback else []),
                 "source": self.source.name, "fps": round(self.counters.fps, 2), "counters": counters,
+                "paused": self.paused.is_set(), "last_error": self.last_error,
                 "time": time.time()}
 
     def _send_status(self) -> None:
@@ -148,7 +165,24 @@ class Pipeline:
                        * self.preprocess.input_scale * 255).clip(0, 255).astype(np.uint8)
         return FrameResult(frame.seq, frame.timestamp, frame.label, self.backend.name, top, stats, latency,
                            frame.image, model_input.squeeze(-1) if model_input.shape[-1] == 1 else model_input,
-                           values)
+                           values, self.artefact.manifest.model_sha256)
+
+    def _status_due(self, last: float) -> float:
+        """Sends the status when `status_every` has passed since `last`; returns the new mark."""
+        now = time.monotonic()
+        if now - last < self.settings.status_every:
+            return last
+        self._send_status()
+        return now
+
+    def _publish(self, result: FrameResult) -> None:
+        for sink in self.sinks:
+            try:
+                sink.publish(result)
+            except EdgeError as exc:  # a full disk or a gone folder is reported, not fatal
+                self.counters.sink_errors += 1
+                self.last_error = str(exc)
+                log.error("%s: %s", type(sink).__name__, exc)
 
     def run(self, stop: threading.Event | None = None) -> Counters:
         """Runs until the source ends, `frames` are done, or `stop` is set."""
@@ -157,35 +191,36 @@ class Pipeline:
         capture.start()
         self.state = "online"
         self._send_status()
-        interval = 1.0 / self.settings.max_fps if self.settings.max_fps > 0 else 0.0
         next_slot = last_status = time.monotonic()
         last_done = None
         try:
             while not stop.is_set():
                 if self.settings.frames and self.counters.processed >= self.settings.frames:
                     break
+                if self.paused.is_set():
+                    stop.wait(0.05)
+                    last_status = self._status_due(last_status)
+                    continue
                 frame = self._next_frame(stop)
                 if frame is None:
                     break
                 try:
-                    result = self.process(frame)
+                    with self.model_lock:
+                        result = self.process(frame)
                 except Exception as exc:  # one bad inference must not stop the service
                     self.counters.inference_errors += 1
                     log.error("frame %d failed: %s", frame.seq, exc)
                     continue
-                for sink in self.sinks:
-                    sink.publish(result)
+                self._publish(result)
                 self.counters.processed += 1
                 now = time.monotonic()
                 if last_done is not None:
                     rate = 1.0 / max(now - last_done, 1e-6)
                     self.counters.fps = rate if self.counters.fps == 0 else 0.8 * self.counters.fps + 0.2 * rate
                 last_done = now
-                if now - last_status >= self.settings.status_every:
-                    self._send_status()
-                    last_status = now
-                if interval:
-                    next_slot = max(next_slot + interval, now)
+                last_status = self._status_due(last_status)
+                if self.settings.max_fps > 0:  # read each time: `set` may change it
+                    next_slot = max(next_slot + 1.0 / self.settings.max_fps, now)
                     stop.wait(max(0.0, next_slot - time.monotonic()))
         finally:
             stop.set()

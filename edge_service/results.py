@@ -21,12 +21,13 @@ class FrameResult:
     image: np.ndarray                           # the camera frame, RGB uint8
     model_input: np.ndarray                     # what the model saw, uint8 (H, W) or (H, W, 3)
     values: dict[str, np.ndarray]               # layer name -> dequantized output (batch removed)
+    model_sha256: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
-    def to_json(self, device_id: str, model_sha256: str) -> dict:
+    def to_json(self, device_id: str) -> dict:
         return {
             "id": self.id, "device": device_id, "seq": self.seq,
             "time": dt.datetime.fromtimestamp(self.captured_at, dt.timezone.utc).isoformat(timespec="milliseconds"),
-            "source": self.source, "model_sha256": model_sha256, "backend": self.backend,
+            "source": self.source, "model_sha256": self.model_sha256, "backend": self.backend,
             "top": self.top, "layers": self.layers, "latency_ms": self.latency_ms,
         }

@@ -19,8 +19,7 @@ log = logging.getLogger("unseen.service")
 def build_sinks(config: dict, artefact) -> list[Sink]:
     sinks: list[Sink] = []
     if config["output.jsonl"]:
-        sinks.append(JsonLinesSink(Path(config["output.jsonl"]), config["device_id"],
-                                   artefact.manifest.model_sha256))
+        sinks.append(JsonLinesSink(Path(config["output.jsonl"]), config["device_id"]))
     if config["output.status_file"]:
         sinks.append(StatusFileSink(Path(config["output.status_file"])))
     if config["output.gallery"]:
@@ -47,8 +46,57 @@ def build_pipeline(config: dict, extra_sinks: list[Sink] | None = None) -> Pipel
     return Pipeline(artefact, source, backend, sinks, settings, config["device_id"], notes)
 
 
+def open_outbox(config: dict):
+    from edge_service.mqtt.outbox import Outbox
+    return Outbox(Path(config["outbox.dir"]), int(config["outbox.max_mb"] * (1 << 20)),
+                  config["outbox.max_messages"])
+
+
+def mqtt_settings(config: dict):
+    from edge_service.mqtt.publisher import MqttSettings
+    return MqttSettings(
+        host=config["mqtt.host"], port=config["mqtt.port"], protocol=config["mqtt.protocol"],
+        client_id=config["mqtt.client_id"], keepalive=config["mqtt.keepalive"], username=config["mqtt.username"],
+        password=config["mqtt.password"], tls=config["mqtt.tls"], ca_file=config["mqtt.ca_file"],
+        cert_file=config["mqtt.cert_file"], key_file=config["mqtt.key_file"], prefix=config["mqtt.prefix"],
+        backoff_max=config["mqtt.backoff_max"], discovery=config["mqtt.discovery"],
+        discovery_prefix=config["mqtt.discovery_prefix"])
+
+
+def attach_mqtt(config: dict, pipeline: Pipeline):
+    """The MQTT sink with its outbox and command handler; connects before frames flow."""
+    from edge_service.mqtt.commands import CommandHandler
+    from edge_service.mqtt.layer_images import LayerImagePolicy
+    from edge_service.mqtt.publisher import MqttSink
+
+    layers = config["mqtt.layers"]
+    policy = LayerImagePolicy("all" if layers == "all" else [n for n in layers.split(",") if n],
+                              config["mqtt.layers_every"])
+    known = [layer.name for layer in pipeline.artefact.manifest.layers]
+    if policy.layers != "all" and set(policy.layers) - set(known):
+        from edge_service.config import ConfigError
+        raise ConfigError(f"mqtt.layers: unknown layers {sorted(set(policy.layers) - set(known))}; "
+                          f"the model has {known}")
+    sink = MqttSink(mqtt_settings(config), open_outbox(config), config["device_id"], policy)
+
+    def reload_model(folder: Path) -> None:
+        artefact = load_artefact(folder)
+        backend, notes = select_backend(artefact, config["model.backend"], config["model.mode"],
+                                        config["model.threads"] or None, config["model.max_failures"])
+        pipeline.swap_model(artefact, backend, notes)
+        log.info("reloaded model %s (%s)", artefact.manifest.name, artefact.manifest.model_sha256[:12])
+
+    model_dir = Path(config["model.dir"]) if config["model.dir"] else None
+    sink.commands = CommandHandler(pipeline, policy, model_dir, reload_model)
+    sink.start(wait=True)
+    pipeline.sinks.append(sink)
+    return sink
+
+
 def serve(config: dict, extra_sinks: list[Sink] | None = None) -> Counters:
     pipeline = build_pipeline(config, extra_sinks)
+    if config["mqtt.host"]:
+        attach_mqtt(config, pipeline)
     stop = threading.Event()
 
     def request_stop(signum, _frame):

@@ -35,12 +35,12 @@ def _open_for_append(path: Path):
 class JsonLinesSink(Sink):
     """Appends one JSON object per frame; flushed each line so a crash loses at most one."""
 
-    def __init__(self, path: Path, device_id: str, model_sha256: str) -> None:
-        self.path, self.device_id, self.sha = Path(path), device_id, model_sha256
+    def __init__(self, path: Path, device_id: str) -> None:
+        self.path, self.device_id = Path(path), device_id
         self.file = _open_for_append(self.path)
 
     def publish(self, result: FrameResult) -> None:
-        self.file.write(json.dumps(result.to_json(self.device_id, self.sha)) + "\n")
+        self.file.write(json.dumps(result.to_json(self.device_id)) + "\n")
         self.file.flush()
 
     def close(self) -> None:

@@ -62,7 +62,8 @@ def test_litert_and_numpy_agree_layer_by_layer_on_the_bundled_frames(shipped_mod
 def test_each_result_has_stats_latencies_and_status(shipped_model):
     sink, _ = _run(load_artefact(shipped_model), "numpy", settings=RunSettings(frames=3, top_k=2))
     result = sink.results[0]
-    data = result.to_json("dev", "sha")
+    data = result.to_json("dev")
+    assert data["model_sha256"] == load_artefact(shipped_model).manifest.model_sha256
     assert [t["label"] for t in data["top"]][:1] and len(data["top"]) == 2
     conv = data["layers"]["conv1"]
     assert conv["shape"] == [16, 16, 64] and len(conv["channels"]["mean"]) == 64

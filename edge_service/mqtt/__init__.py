@@ -1,0 +1,1 @@
+"""MQTT publishing that loses nothing: the outbox, the paho sink, commands, discovery."""

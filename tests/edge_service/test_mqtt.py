@@ -1,0 +1,235 @@
+"""MQTT publishing against a real mosquitto: the topic contract, nothing lost, TLS, commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.edge_service.mqtt_helpers import MOSQUITTO, Mosquitto, Subscriber, make_certificates, read_retained
+
+pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto is not installed")
+
+DEVICE = "test-device"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = Mosquitto(tmp_path / "broker").start()
+    yield server
+    server.stop()
+
+
+def serve(broker_port: int, tmp_path: Path, *args: str, outbox: str = "outbox") -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "unseen.cli", "serve", "--device-id", DEVICE, "--mqtt-host", "127.0.0.1",
+           "--mqtt-port", str(broker_port), "--outbox-dir", str(tmp_path / outbox), "--mqtt-backoff-max", "1",
+           "--log-level", "warning", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen, timeout: float = 60) -> str:
+    _, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err, err
+    return err
+
+
+def test_topic_contract_results_layers_and_retained_status(broker, tmp_path):
+    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/#")
+    process = serve(broker.port, tmp_path, "--frames", "5", "--backend", "numpy",
+                    "--mqtt-layers", "conversion,conv1", "--mqtt-layers-every", "0")
+    finish(process)
+    assert subscriber.wait(lambda: len(subscriber.results()) == 5)
+    results = subscriber.results()
+    assert [r["seq"] for r in results] == [1, 2, 3, 4, 5]
+    assert len({r["id"] for r in results}) == 5
+    assert {"id", "device", "seq", "time", "top", "layers", "latency_ms", "model_sha256"} <= set(results[0])
+    pngs = subscriber.payloads("/layers/conversion") + subscriber.payloads("/layers/conv1")
+    assert len(pngs) == 10 and all(p.startswith(b"\x89PNG") for p in pngs)
+    status = read_retained(broker.port, f"unseen/{DEVICE}/status")
+    assert status["retain"] and status["state"] == "offline"
+    assert status["counters"]["processed"] == 5 and status["outbox"]["messages"] == 0
+    subscriber.close()
+
+
+def test_the_last_will_marks_a_killed_service_offline(broker, tmp_path):
+    process = serve(broker.port, tmp_path, "--loop", "--max-fps", "5", "--backend", "numpy",
+                    "--mqtt-keepalive", "5")
+    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/result", "will-watcher")
+    assert subscriber.wait(lambda: len(subscriber.results()) >= 1)
+    online = read_retained(broker.port, f"unseen/{DEVICE}/status")
+    assert online["state"] == "online" and online["backend"] == "numpy"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    # The broker publishes the will once the keepalive runs out (1.5 x 5 s at most).
+    deadline = time.time() + 15
+    status = online
+    while time.time() < deadline and status["state"] != "offline":
+        time.sleep(0.5)
+        status = read_retained(broker.port, f"unseen/{DEVICE}/status")
+    assert status["state"] == "offline" and status["retain"]
+    subscriber.close()
+
+
+def test_qos1_results_arrive_exactly_once_after_dropping_duplicates(broker, tmp_path):
+    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/result")
+    finish(serve(broker.port, tmp_path, "--frames", "300", "--loop", "--backend", "litert",
+                 "--no-channel-stats"))
+    assert subscriber.wait(lambda: len(subscriber.unique_result_ids()) == 300)
+    seqs = sorted({r["seq"] for r in subscriber.results()})
+    assert seqs == list(range(1, 301))
+    subscriber.close()
+
+
+def test_broker_killed_and_restarted_several_times_loses_no_result(broker, tmp_path):
+    frames = 2000
+    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/result", "restart-watcher")
+    process = serve(broker.port, tmp_path, "--frames", str(frames), "--loop", "--backend", "litert",
+                    "--max-fps", "250", "--no-channel-stats")
+    for round_ in range(3):
+        assert subscriber.wait(lambda: len(subscriber.unique_result_ids()) > 200 * (round_ + 1), 60)
+        broker.stop(signal.SIGTERM)
+        time.sleep(1.0)  # the service keeps processing; results wait in its outbox
+        broker.start()
+    finish(process, timeout=120)
+    assert subscriber.wait(lambda: len(subscriber.unique_result_ids()) == frames, 60), \
+        f"{frames - len(subscriber.unique_result_ids())} results missing"
+    assert sorted({r["seq"] for r in subscriber.results()}) == list(range(1, frames + 1))
+    subscriber.close()
+
+
+def _outbox_ids(path: Path) -> set[str]:
+    with sqlite3.connect(path / "outbox.sqlite3") as db:
+        return {row[0] for row in db.execute("SELECT msg_id FROM messages WHERE kind = 'result'")}
+
+
+def test_service_killed_with_sigkill_resends_everything_it_had_written(broker, tmp_path):
+    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/result", "kill-watcher")
+    # The broker goes away first so that results pile up in the outbox, then the service dies.
+    process = serve(broker.port, tmp_path, "--loop", "--backend", "numpy", "--max-fps", "100")
+    assert subscriber.wait(lambda: len(subscriber.unique_result_ids()) >= 20)
+    broker.stop()
+    time.sleep(1.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written = _outbox_ids(tmp_path / "outbox") | subscriber.unique_result_ids()
+    waiting = _outbox_ids(tmp_path / "outbox")
+    assert len(waiting) > 20, "the outbox should hold what the broker did not take"
+    broker.start()
+    restarted = serve(broker.port, tmp_path, "--loop", "--backend", "numpy", "--max-fps", "5")
+    assert subscriber.wait(lambda: written <= subscriber.unique_result_ids(), 60), \
+        f"{len(written - subscriber.unique_result_ids())} written results never arrived"
+    restarted.send_signal(signal.SIGTERM)
+    finish(restarted)
+    subscriber.close()
+
+
+def test_tls_with_generated_certificates(tmp_path):
+    certs = make_certificates(tmp_path / "certs")
+    server = Mosquitto(tmp_path / "tls-broker", tls=certs).start()
+    try:
+        subscriber = Subscriber(server.port, f"unseen/{DEVICE}/result")
+        process = subprocess.run(
+            [sys.executable, "-m", "unseen.cli", "serve", "--device-id", DEVICE, "--frames", "3",
+             "--backend", "numpy", "--mqtt-host", "localhost", "--mqtt-port", str(server.tls_port), "--mqtt-tls",
+             "--mqtt-ca-file", certs["ca"], "--outbox-dir", str(tmp_path / "outbox")],
+            capture_output=True, text=True, timeout=60)
+        assert process.returncode == 0, process.stderr
+        assert subscriber.wait(lambda: len(subscriber.results()) == 3)
+        subscriber.close()
+        other = make_certificates(tmp_path / "other-ca")
+        refused = subprocess.run(
+            [sys.executable, "-m", "unseen.cli", "serve", "--frames", "1", "--mqtt-host", "localhost",
+             "--mqtt-port", str(server.tls_port), "--mqtt-tls", "--mqtt-ca-file", other["ca"],
+             "--outbox-dir", str(tmp_path / "outbox2")], capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2
+        assert refused.stderr.strip().splitlines()[-1].startswith("error: TLS with localhost")
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr and "Traceback" not in refused.stderr
+    finally:
+        server.stop()
+
+
+def test_a_wrong_password_is_one_clear_line(tmp_path):
+    server = Mosquitto(tmp_path / "auth-broker", users={"camera": "secret"}).start()
+    try:
+        base = [sys.executable, "-m", "unseen.cli", "serve", "--frames", "1", "--backend", "numpy",
+                "--mqtt-host", "127.0.0.1", "--mqtt-port", str(server.port), "--mqtt-username", "camera",
+                "--outbox-dir", str(tmp_path / "outbox")]
+        wrong = subprocess.run(base + ["--mqtt-password", "guess"], capture_output=True, text=True, timeout=60)
+        assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+        last = wrong.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: MQTT broker 127.0.0.1") and "refused the connection: Not authorized" in last
+        right = subprocess.run(base + ["--mqtt-password", "secret"], capture_output=True, text=True, timeout=60)
+        assert right.returncode == 0, right.stderr
+    finally:
+        server.stop()
+
+
+def _command(port: int, verb: str, payload: bytes, replies: Subscriber) -> dict:
+    import paho.mqtt.publish as publish
+    before = len(replies.payloads(f"/cmd/{verb}/reply"))
+    publish.single(f"unseen/{DEVICE}/cmd/{verb}", payload, qos=1, hostname="127.0.0.1", port=port)
+    assert replies.wait(lambda: len(replies.payloads(f"/cmd/{verb}/reply")) > before, 15), verb
+    return json.loads(replies.payloads(f"/cmd/{verb}/reply")[-1])
+
+
+def test_commands_bad_ones_get_error_replies_and_change_nothing(broker, tmp_path, shipped_model):
+    models = tmp_path / "models"
+    shutil.copytree(shipped_model, models / "alt")
+    shutil.copytree(shipped_model, models / "tampered")
+    data = bytearray((models / "tampered" / "model.tflite").read_bytes())
+    data[-50] ^= 1
+    (models / "tampered" / "model.tflite").write_bytes(bytes(data))
+    watcher = Subscriber(broker.port, f"unseen/{DEVICE}/#", "command-watcher")
+    process = serve(broker.port, tmp_path, "--loop", "--backend", "numpy", "--max-fps", "10",
+                    "--model-dir", str(models), "--status-every", "0.2")
+    assert watcher.wait(lambda: len(watcher.results()) >= 2)
+
+    bad = [("set", b"{not json"), ("set", b"[1, 2]"), ("set", b'{"fps": -3}'), ("set", b'{"layers": ["nope"]}'),
+           ("set", b'{"colour": "red"}'), ("explode", b"{}"), ("pause", b'{"now": true}'),
+           ("reload", b'{"model": "../alt"}'), ("reload", b'{"model": "/etc"}'), ("reload", b'{"model": "none"}'),
+           ("reload", b'{"model": "tampered"}'), ("set", b"x" * 70_000)]
+    for verb, payload in bad:
+        reply = _command(broker.port, verb, payload, watcher)
+        assert reply["ok"] is False and reply["reason"], (verb, payload, reply)
+    assert "does not match" in _command(broker.port, "reload", b'{"model": "tampered"}', watcher)["reason"]
+
+    ok = _command(broker.port, "set", b'{"fps": 20, "top_k": 2, "id": "req-1"}', watcher)
+    assert ok["ok"] and ok["id"] == "req-1"
+    assert watcher.wait(lambda: len(watcher.results()[-1]["top"]) == 2)
+    assert _command(broker.port, "snapshot", b"", watcher)["ok"]
+    assert watcher.wait(lambda: len(watcher.payloads("/layers/predictions")) >= 1)
+    assert _command(broker.port, "reload", b'{"model": "alt"}', watcher)["ok"]
+    assert _command(broker.port, "pause", b"{}", watcher)["ok"]
+    assert watcher.wait(lambda: json.loads(watcher.payloads("/status")[-1])["paused"])
+    count = len(watcher.results())
+    time.sleep(0.6)
+    assert len(watcher.results()) <= count + 1
+    assert _command(broker.port, "resume", b"{}", watcher)["ok"]
+    assert watcher.wait(lambda: len(watcher.results()) > count + 2)
+    assert process.poll() is None, "the service must keep running"
+    process.send_signal(signal.SIGTERM)
+    finish(process)
+    watcher.close()
+
+
+def test_home_assistant_discovery(broker, tmp_path):
+    watcher = Subscriber(broker.port, "homeassistant/#", "ha")
+    finish(serve(broker.port, tmp_path, "--frames", "1", "--backend", "numpy", "--mqtt-discovery"))
+    assert watcher.wait(lambda: len(watcher.messages) >= 4)
+    configs = {t: json.loads(p) for t, p, _ in watcher.messages}
+    topic = f"homeassistant/sensor/{DEVICE}/top_label/config"
+    assert topic in configs
+    assert configs[topic]["state_topic"] == f"unseen/{DEVICE}/result"
+    assert configs[topic]["availability_topic"] == f"unseen/{DEVICE}/status"
+    assert {f"homeassistant/sensor/{DEVICE}/{s}/config" for s in ("confidence", "fps", "inference_time")} \
+        <= set(configs)
+    watcher.close()
