@@ -165,6 +165,8 @@ def _explain(exc: BaseException) -> str:
     text = str(exc)
     if "disk is full" in text or getattr(exc, "errno", None) == 28:
         return "the disk is full"
+    if "disk I/O error" in text:  # what SQLite says when the OS refuses a write
+        return "the disk refused the write (it is full or failing)"
     if "readonly" in text or "unable to open" in text or isinstance(exc, PermissionError):
         return f"the directory is not writable ({text})"
     return text

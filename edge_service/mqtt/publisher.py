@@ -135,7 +135,7 @@ class MqttSink(Sink):
                 client.publish(topic, payload, qos=1, retain=True)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self.stopping.is_set():
             log.warning("disconnected from the broker (%s); results wait in the outbox", reason_code)
         self.connected.clear()
 

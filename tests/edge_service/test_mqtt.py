@@ -233,3 +233,31 @@ def test_home_assistant_discovery(broker, tmp_path):
     assert {f"homeassistant/sensor/{DEVICE}/{s}/config" for s in ("confidence", "fps", "inference_time")} \
         <= set(configs)
     watcher.close()
+
+
+def test_outbox_commands_and_watch(broker, tmp_path):
+    from click.testing import CliRunner
+    from unseen.cli import main
+
+    runner = CliRunner()
+    outbox = str(tmp_path / "held")
+    # No broker reachable: everything stays in the outbox.
+    dead = runner.invoke(main, ["serve", "--frames", "4", "--backend", "numpy", "--device-id", DEVICE,
+                                "--mqtt-host", "127.0.0.1", "--mqtt-port", "1", "--outbox-dir", outbox,
+                                "--mqtt-layers", "all", "--mqtt-layers-every", "0"])
+    assert dead.exit_code == 0, dead.output
+    status = runner.invoke(main, ["outbox", "status", "--outbox-dir", outbox])
+    assert status.output.startswith("36 messages waiting")  # 4 results + 4 x 8 layer images
+    watch = subprocess.Popen([sys.executable, "-m", "unseen.cli", "watch", "--mqtt-port", str(broker.port),
+                              "--device", DEVICE, "--save", str(tmp_path / "watch"), "--count", "4",
+                              "--timeout", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    flush = runner.invoke(main, ["outbox", "flush", "--outbox-dir", outbox, "--device-id", DEVICE,
+                                 "--mqtt-host", "127.0.0.1", "--mqtt-port", str(broker.port)])
+    assert flush.exit_code == 0 and "sent 36 of 36" in flush.output, flush.output
+    out, err = watch.communicate(timeout=40)
+    assert watch.returncode == 0, err
+    assert "4 results, 0 duplicates dropped" in out and f"[{DEVICE}] #1 " in out
+    assert (tmp_path / "watch" / "index.html").exists() and len(list((tmp_path / "watch" / "layers").glob("*.png"))) == 32
+    purge = runner.invoke(main, ["outbox", "purge", "--outbox-dir", outbox, "--yes"])
+    assert purge.output.strip() == "deleted 0 messages"

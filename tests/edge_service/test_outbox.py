@@ -1,0 +1,104 @@
+"""The outbox: durable, ordered, bounded with a stated policy, clear about a full or unwritable disk."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from edge_service.mqtt.outbox import Outbox, OutboxError
+
+
+def test_messages_come_back_in_order_and_go_on_ack(tmp_path):
+    box = Outbox(tmp_path)
+    ids = [box.put(f"t/{i}", b"x" * 10, "result", f"id{i}") for i in range(5)]
+    assert [m.msg_id for m in box.pending()] == [f"id{i}" for i in range(5)]
+    box.ack(ids[1])
+    assert [m.msg_id for m in box.pending()] == ["id0", "id2", "id3", "id4"]
+    assert [m.msg_id for m in box.pending(after_rowid=ids[2], limit=1)] == ["id3"]
+
+
+def test_what_was_written_survives_reopening(tmp_path):
+    box = Outbox(tmp_path)
+    box.put("t", b"payload", "result", "a")
+    box.close()
+    again = Outbox(tmp_path)
+    assert [(m.msg_id, m.payload) for m in again.pending()] == [("a", b"payload")]
+    assert again.stats()["messages"] == 1
+
+
+def test_when_full_layer_images_go_first_then_the_oldest_results(tmp_path):
+    box = Outbox(tmp_path, max_messages=4)
+    box.put("r", b"r1", "result", "r1")
+    box.put("l", b"l1", "layer", "l1")
+    box.put("r", b"r2", "result", "r2")
+    box.put("l", b"l2", "layer", "l2")
+    box.put("r", b"r3", "result", "r3")   # drops l1
+    box.put("r", b"r4", "result", "r4")   # drops l2
+    assert [m.msg_id for m in box.pending()] == ["r1", "r2", "r3", "r4"]
+    box.put("r", b"r5", "result", "r5")   # no layers left: drops r1
+    assert [m.msg_id for m in box.pending()] == ["r2", "r3", "r4", "r5"]
+    stats = box.stats()
+    assert stats["dropped_layers"] == 2 and stats["dropped_results"] == 1
+    box.close()
+    assert Outbox(tmp_path, max_messages=4).stats()["dropped_layers"] == 2  # counters persist
+
+
+def test_byte_bound(tmp_path):
+    box = Outbox(tmp_path, max_bytes=1000)
+    for i in range(10):
+        box.put("r", b"x" * 200, "result", str(i))
+    assert box.stats()["bytes"] <= 1000 and [m.msg_id for m in box.pending()][-1] == "9"
+    with pytest.raises(OutboxError, match="larger than the outbox bound"):
+        box.put("r", b"x" * 5000, "result", "huge")
+
+
+def test_purge(tmp_path):
+    box = Outbox(tmp_path)
+    for i in range(3):
+        box.put("r", b"x", "result", str(i))
+    assert box.purge() == 3 and box.pending() == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_an_unwritable_directory_is_a_clear_error_at_start(tmp_path):
+    tmp_path.chmod(0o500)
+    with pytest.raises(OutboxError, match="not writable"):
+        Outbox(tmp_path / "box")
+
+
+def test_a_directory_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "box").write_text("I am a file")
+    with pytest.raises(OutboxError, match="outbox"):
+        Outbox(tmp_path / "box")
+
+
+def test_a_full_disk_is_a_clear_error_while_running(tmp_path):
+    """A real full disk: the file-size limit makes every write past 300 KiB fail with EFBIG."""
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        from edge_service.mqtt.outbox import Outbox, OutboxError
+        box = Outbox({str(tmp_path)!r})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300 * 1024, 300 * 1024))
+        stored = 0
+        try:
+            for i in range(10_000):
+                box.put("r", b"x" * 1000, "result", str(i))
+                stored += 1
+        except OutboxError as exc:
+            print("stored", stored, "then:", exc)
+            sys.exit(0)
+        sys.exit("never filled")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"cannot store a message: the disk (is full|refused the write \(it is full or failing\))",
+                     out.stdout), out.stdout
+    stored = int(out.stdout.split()[1])
+    assert 0 < stored < 10_000
+    assert len(Outbox(tmp_path).pending(limit=100_000)) == stored  # nothing already written was lost
