@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import shutil
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from edge_service.sinks import Sink
 STYLE = """body{background:#181818;color:#ddd;font:14px sans-serif;margin:1em}
 section{border-top:1px solid #444;padding:.6em 0}h2{font-size:16px;margin:.2em 0}
 .row{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}figure{margin:0}
-figcaption{font-size:12px;color:#aaa}img{image-rendering:pixelated;max-width:520px}
+figcaption{font-size:12px;color:#aaa}img{image-rendering:pixelated;max-width:760px}
 .top{font-size:15px;color:#fd5}table{font-size:12px;border-collapse:collapse}td{padding:0 .6em 0 0}"""
 
 
@@ -77,8 +76,9 @@ class GallerySink(Sink):
                  f"<style>{STYLE}</style><h1>{html.escape(self.title)}</h1>"]
         if self.last_status:
             s = self.last_status
+            counters = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.get("counters", {}).items() if k != "fps")
             parts.append(f"<p>model {html.escape(str(s.get('model')))} on {html.escape(str(s.get('backend')))}, "
-                         f"{s.get('fps', 0)} fps, counters {html.escape(json.dumps(s.get('counters', {})))}</p>")
+                         f"{s.get('fps', 0)} fps; {html.escape(counters)}</p>")
         for e in reversed(self.entries):
             top = ", ".join(f"{html.escape(t['label'])} {t['score']:.2f}" for t in e["top"])
             timing = " ".join(f"{k} {v} ms" for k, v in e["latency"].items() if not isinstance(v, dict))

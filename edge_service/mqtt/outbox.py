@@ -54,12 +54,17 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 
 class Outbox:
-    def __init__(self, folder: Path, max_bytes: int = 100 << 20, max_messages: int = 100_000) -> None:
-        self.folder, self.max_bytes, self.max_messages = Path(folder), max_bytes, max_messages
+    """`folder=None` keeps the outbox in memory: no durability, for comparison or a read-only device."""
+
+    def __init__(self, folder: Path | None, max_bytes: int = 100 << 20, max_messages: int = 100_000) -> None:
+        self.folder = Path(folder) if folder is not None else Path(":memory:")
+        self.max_bytes, self.max_messages = max_bytes, max_messages
         self.lock = threading.Lock()
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.folder / DB_FILE, check_same_thread=False, isolation_level=None)
+            if folder is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            target = self.folder / DB_FILE if folder is not None else ":memory:"
+            self.db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)

@@ -79,12 +79,13 @@ class MqttSink(Sink):
         self.first_outcome = threading.Event()
         self.fatal = ""
         self.attempted = False                 # connect() once, reconnect() after that
-        self.inflight: dict[int, int] = {}     # paho mid -> outbox rowid
+        self.inflight: dict[int, tuple[int, str]] = {}  # paho mid -> (outbox rowid, message id)
         self.last_handed = 0                   # rows up to here are with paho
         self.latest_status: dict | None = None
         self.status_dirty = False
         self.replies: list[tuple[str, bytes]] = []
         self.acked = 0
+        self.on_ack = None                     # optional callback(msg_id) on each PUBACK
         self.thread = threading.Thread(target=self._network, name="mqtt", daemon=True)
 
     # -- paho client -----------------------------------------------------------------------
@@ -140,10 +141,13 @@ class MqttSink(Sink):
         self.connected.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        rowid = self.inflight.pop(mid, None)
-        if rowid is not None:
+        entry = self.inflight.pop(mid, None)
+        if entry is not None:
+            rowid, msg_id = entry
             self.outbox.ack(rowid)
             self.acked += 1
+            if self.on_ack is not None:
+                self.on_ack(msg_id)
 
     def _on_message(self, client, userdata, message) -> None:
         verb = message.topic.rsplit("/", 1)[-1]
@@ -221,7 +225,7 @@ class MqttSink(Sink):
                                        retain=message.retain, properties=properties)
             if info.rc != paho.MQTT_ERR_SUCCESS:
                 break
-            self.inflight[info.mid] = message.rowid
+            self.inflight[info.mid] = (message.rowid, message.msg_id)
             self.last_handed = message.rowid
 
     def _goodbye(self) -> None:
