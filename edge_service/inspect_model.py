@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_service.errors import ModelError
-from edge_service.manifest import MANIFEST_FILE, default_model_dir, load_artefact
+from edge_service.manifest import MANIFEST_FILE, default_model_dir, load_artefact, resolve_model_path
 from edge_service.tflite_graph import Graph, Operator, read_graph
 
 
@@ -30,7 +30,7 @@ def parameters(graph: Graph, op: Operator) -> int:
 
 def load_graph(model: Path | None) -> tuple[Graph, object | None, Path]:
     """The graph and, when a manifest is beside it, the verified artefact."""
-    path = Path(model) if model else default_model_dir()
+    path = resolve_model_path(model) if model else default_model_dir()
     folder = path if path.is_dir() else path.parent
     if (folder / MANIFEST_FILE).exists():
         artefact = load_artefact(path)

@@ -84,9 +84,17 @@ class ModelArtefact:
         return self.folder / self.manifest.model_file
 
 
+def resolve_model_path(path: Path | str) -> Path:
+    """An installed model's folder holds `current` -> versions/<sha>; follow it."""
+    path = Path(path)
+    if path.is_dir() and not (path / MANIFEST_FILE).exists() and (path / "current").is_dir():
+        return path / "current"
+    return path
+
+
 def load_artefact(path: Path | str) -> ModelArtefact:
     """Loads a model folder (or its model.tflite / manifest.json) and checks the hash."""
-    path = Path(path)
+    path = resolve_model_path(path)
     folder = path if path.is_dir() else path.parent
     manifest_path = folder / MANIFEST_FILE
     if not path.exists():
