@@ -84,15 +84,21 @@ def _fit_ica(x: np.ndarray, k: int, seed: int):
 
 
 def _fit_nmf(x: np.ndarray, k: int, seed: int):
+    import warnings
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
     if x.min() < 0:
         raise TrainingError("NMF needs non-negative pixel values")
     nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
-    nmf.fit(x)
+    with warnings.catch_warnings():
+        # 400 iterations is plenty for a display matrix; the reconstruction error is recorded.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        nmf.fit(x)
     parts = nmf.components_  # (K, D), non-negative additive parts
     # The layer is the least-squares weight of each part: a linear map, so it fits a Conv2D.
     rows = np.linalg.pinv(parts).T
-    return rows, np.zeros(x.shape[1]), {"parts": parts.tolist()}
+    return rows, np.zeros(x.shape[1]), {"parts": parts.tolist(), "iterations": int(nmf.n_iter_),
+                                        "reconstruction_error": float(nmf.reconstruction_err_)}
 
 
 def _positive_sign(rows: np.ndarray, sources: np.ndarray | None = None) -> np.ndarray:

@@ -18,12 +18,7 @@ class Add(Kernel):
     def prepare(self) -> None:
         a, b, out = self.tensor(0), self.tensor(1), self.output
         self.require_int8(a, b, out)
-        try:
-            shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
-        except ValueError:
-            shape = None
-        self.require(shape == tuple(out.shape), f"inputs {list(a.shape)} and {list(b.shape)} "
-                     f"do not broadcast to {list(out.shape)}")
+        self.require_broadcast(a, b, out)
         twice_max = 2 * float(max(a.scale, b.scale))
         self.m1 = quantize_multiplier(float(a.scale) / twice_max)
         self.m2 = quantize_multiplier(float(b.scale) / twice_max)

@@ -15,12 +15,7 @@ class Mul(Kernel):
     def prepare(self) -> None:
         a, b, out = self.tensor(0), self.tensor(1), self.output
         self.require_int8(a, b, out)
-        try:
-            shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
-        except ValueError:
-            shape = None
-        self.require(shape == tuple(out.shape), f"inputs {list(a.shape)} and {list(b.shape)} "
-                     f"do not broadcast to {list(out.shape)}")
+        self.require_broadcast(a, b, out)
         self.multiplier, self.shift = quantize_multiplier(float(a.scale) * float(b.scale) / float(out.scale))
         self.offsets = (-a.zero_point, -b.zero_point)
         self.lo, self.hi = activation_range(self.op.options.get("fused_activation_function"),

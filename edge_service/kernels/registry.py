@@ -61,6 +61,14 @@ class Kernel:
         self.require(tuple(a.shape) == tuple(b.shape), f"{a.name} {list(a.shape)} and {b.name} "
                      f"{list(b.shape)} must have the same shape")
 
+    def require_broadcast(self, a: Tensor, b: Tensor, out: Tensor) -> None:
+        try:
+            shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+        except ValueError:
+            shape = None
+        self.require(shape == tuple(out.shape), f"inputs {list(a.shape)} and {list(b.shape)} "
+                     f"do not broadcast to {list(out.shape)}")
+
     def check_workspace(self, elements: int, itemsize: int = 8) -> None:
         """Refuses an op whose per-frame scratch (e.g. im2col) would exceed the budget."""
         if elements * itemsize > MAX_WORKSPACE_BYTES:

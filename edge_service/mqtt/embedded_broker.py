@@ -21,7 +21,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(port: int, timeout: float = 10.0) -> None:
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
@@ -55,7 +55,7 @@ class EmbeddedBroker:
         else:
             self._start_amqtt()
             self.kind = "amqtt"
-        _wait_for(self.port)
+        wait_for_port(self.port)
         return self
 
     def _start_amqtt(self) -> None:

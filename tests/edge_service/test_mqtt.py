@@ -261,3 +261,30 @@ def test_outbox_commands_and_watch(broker, tmp_path):
     assert (tmp_path / "watch" / "index.html").exists() and len(list((tmp_path / "watch" / "layers").glob("*.png"))) == 32
     purge = runner.invoke(main, ["outbox", "purge", "--outbox-dir", outbox, "--yes"])
     assert purge.output.strip() == "deleted 0 messages"
+
+
+def test_mqtt5_carries_the_message_id_as_a_user_property(broker, tmp_path):
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    received = []
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"unseen/{DEVICE}/#", qos=1)
+    client.on_message = lambda c, u, m: received.append(m)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    time.sleep(0.5)
+    finish(serve(broker.port, tmp_path, "--frames", "2", "--backend", "numpy", "--mqtt-protocol", "5",
+                 "--mqtt-layers", "conv1", "--mqtt-layers-every", "0"))
+    deadline = time.time() + 10
+    while time.time() < deadline and len([m for m in received if not m.topic.endswith("status")]) < 4:
+        time.sleep(0.05)
+    client.loop_stop()
+    messages = [m for m in received if not m.topic.endswith("status")]
+    assert len(messages) == 4
+    for message in messages:
+        properties = dict(message.properties.UserProperty)
+        if message.topic.endswith("/result"):
+            assert properties["id"] == json.loads(message.payload)["id"]
+        else:
+            assert properties["id"].endswith(":conv1") and message.payload.startswith(b"\x89PNG")
