@@ -8,6 +8,7 @@ little less. A stated margin is added for the device's own allocations.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 
 import numpy as np
@@ -45,10 +46,8 @@ def _runs(model: bytes, arena: int, sample: np.ndarray) -> bool:
 
 def measure_arena(model: bytes, input_shape, input_dtype, limit: int = 64 << 20) -> int:
     """The smallest arena (bytes) that works, within STEP bytes."""
-    try:
-        import tflite_micro  # noqa: F401
-    except ImportError:
-        raise ExportError("measuring the arena needs the tflite-micro package (pip install tflite-micro)") from None
+    if importlib.util.find_spec("tflite_micro") is None:
+        raise ExportError("measuring the arena needs the tflite-micro package (pip install tflite-micro)")
     sample = np.zeros(input_shape, input_dtype)
     with quiet_stderr():
         if not _runs(model, limit, sample):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_service.conversion import FITTED_METHODS, ConversionMatrix, extract_patches
+from edge_service.conversion import FITTED_METHODS, ConversionMatrix
 from training.errors import TrainingError
 
 DEFAULT_SAMPLES = 20_000

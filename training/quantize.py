@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 from collections.abc import Callable
 
@@ -47,7 +49,9 @@ def quantize_every_layer(layers_model, calibration: np.ndarray,
     if not per_channel_dense:
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     try:
-        flat = converter.convert()
+        # The converter prints its SavedModel signature to stdout; the user wants progress, not that.
+        with contextlib.redirect_stdout(io.StringIO()):
+            flat = converter.convert()
     except Exception as exc:  # the converter reports its failures as many types
         raise TrainingError(f"int8 conversion failed: {exc}") from exc
     names = names or [layer.name for layer in layers_model.layers[1:]]

@@ -12,7 +12,6 @@ import numpy as np
 from edge_service.conversion import FIXED_METHODS, ConversionMatrix, fixed_matrix
 from edge_service.manifest import MODEL_FILE, Manifest, sha256_of
 from training.datasets import load_dataset
-from training.errors import TrainingError
 
 
 @dataclass

@@ -9,7 +9,7 @@ does only the arithmetic of one frame.
 from edge_service.kernels.registry import KERNELS, Kernel, register, supported_ops
 
 # Importing the op modules fills the registry.
-from edge_service.kernels import (  # noqa: F401,E402
+from edge_service.kernels import (  # noqa: F401,E402  (imported for their @register)
     activations, add, average_pool_2d, concatenation, conv_2d, depthwise_conv_2d, dequantize,
     fully_connected, logistic, max_pool_2d, mean, mul, pad, quantize, reshape, softmax,
 )

@@ -124,6 +124,7 @@ class MqttSink(Sink):
         # The outbox, not paho, decides what is resent: drop paho's copies and start again
         # from the oldest unacknowledged row, in order (a restarted broker may have lost them).
         client.drop_out_messages()
+        self.fatal = ""
         self.inflight.clear()
         self.last_handed = 0
         self.connected.set()

@@ -1,0 +1,1 @@
+"""The `unseen` subcommands, one module per area; each imports its heavy parts lazily."""

@@ -1,0 +1,123 @@
+"""Training and looking at models: train, convert, inspect, verify."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+def _size(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    try:
+        parts = [int(v) for v in value.lower().split("x")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not HxW, e.g. 16x16") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 4 or max(parts) > 1024:
+        raise click.BadParameter(f"{value!r} is not HxW with sides 4..1024")
+    return parts[0], parts[1]
+
+
+@click.command()
+@click.option("--dataset", default="digits", show_default=True,
+              help="digits, faces, an IDX folder, a folder of class folders, or an .npz")
+@click.option("--preset", type=click.Choice(["seed", "micro"]), default="seed", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("models/digits"),
+              show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=30, show_default=True)
+@click.option("--input-size", default="16x16", show_default=True, help="HxW the images are resized to")
+@click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="force grey or RGB")
+@click.option("--limit", type=click.IntRange(10), default=None, help="use only this many images")
+@click.option("--conversion", default="pca", show_default=True,
+              help="pca, whiten, ica, nmf, identity, luma, sobel, edges, or a matrix .json/.csv")
+@click.option("--components", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--patch", type=click.IntRange(1, 7), default=3, show_default=True)
+@click.option("--fine-tune-conversion", is_flag=True, help="train the conversion layer too")
+@click.option("--calibration-samples", type=click.IntRange(1), default=300, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def train(dataset, preset, output, epochs, input_size, channels, limit, conversion, components, patch,
+          fine_tune_conversion, calibration_samples, seed) -> None:
+    """Train a CNN behind a conversion matrix and write the int8 artefact."""
+    from training.train import TrainOptions, train as run_training
+    run_training(TrainOptions(dataset=dataset, preset=preset, output=output, epochs=epochs,
+                              size=_size(input_size), channels=int(channels) if channels else None,
+                              limit=limit, conversion=conversion, components=components, patch=patch,
+                              fine_tune_conversion=fine_tune_conversion,
+                              calibration_samples=calibration_samples, seed=seed))
+
+
+@click.group()
+def convert() -> None:
+    """Fit or apply a conversion matrix (new layers from each pixel)."""
+
+
+@convert.command("fit")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--method", default="pca", show_default=True,
+              help="pca, whiten, ica, nmf (fitted) or identity, luma, sobel, edges (fixed)")
+@click.option("--components", "-k", type=click.IntRange(1, 256), default=3, show_default=True)
+@click.option("--patch", type=click.IntRange(1, 15), default=1, show_default=True)
+@click.option("--gray", is_flag=True, help="fit on grey values instead of RGB")
+@click.option("--samples", type=click.IntRange(100), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("matrix.json"),
+              show_default=True)
+def convert_fit(images, method, components, patch, gray, samples, seed, output) -> None:
+    """Fit a conversion matrix on the pixels of IMAGES and save it as JSON."""
+    import time
+    from edge_service.conversion import FIXED_METHODS, fixed_matrix
+    from edge_service.images import load_image
+    pixels = [load_image(p, "L" if gray else "RGB") for p in images]
+    start = time.perf_counter()
+    if method in FIXED_METHODS:
+        matrix = fixed_matrix(method, pixels[0].shape[2], patch if method == "identity" else None)
+    else:
+        from training.conversion_fit import fit_conversion_matrix
+        click.echo(f"fitting {method} on {samples} sampled pixel vectors of {len(images)} image(s)...", err=True)
+        matrix = fit_conversion_matrix(pixels, method, components, patch, samples, seed)
+    matrix.save(output)
+    click.echo(f"{method}: {matrix.components} layers x {matrix.dim} values, "
+               f"fitted in {time.perf_counter() - start:.2f} s -> {output}")
+
+
+@convert.command("apply")
+@click.argument("matrix", type=click.Path(path_type=Path))
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+def convert_apply(matrix, image, output) -> None:
+    """Apply MATRIX to IMAGE: one PNG per layer and a labelled grid."""
+    from edge_service.conversion import ConversionMatrix
+    from edge_service.images import load_image
+    from edge_service.pictures import save_layer_pictures
+    cm = ConversionMatrix.load(matrix)
+    layers = cm.apply(load_image(image, "L" if cm.channels == 1 else "RGB"))
+    written = save_layer_pictures(layers, cm.layer_names, output, f"{cm.method} layers of {image.name}")
+    click.echo(f"wrote {len(written)} pictures to {output}/ (grid: {written[-1]})")
+
+
+@click.command()
+@click.argument("model", required=False, type=click.Path(path_type=Path))
+def inspect(model) -> None:
+    """Print the layers of MODEL (default: the shipped model)."""
+    from edge_service.inspect_model import describe
+    click.echo(describe(model))
+
+
+@click.command()
+@click.argument("model", required=False, type=click.Path(path_type=Path))
+@click.option("--samples", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def verify(model, samples, seed) -> None:
+    """Run the numpy kernels beside TFLite Micro and LiteRT; print per-layer differences."""
+    from edge_service.inspect_model import load_graph
+    from edge_service.verify import report, verify as run_verify
+    _, artefact, path = load_graph(model)
+    data = artefact.model_bytes if artefact is not None else path.read_bytes()
+    interpreter, comparisons = run_verify(data, samples, seed)
+    text, ok = report(interpreter, comparisons, samples)
+    click.echo(text)
+    if not ok:
+        sys.exit(1)
