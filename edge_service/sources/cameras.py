@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
+from edge_service.errors import EdgeError
 from edge_service.sources.base import FrameSource, SourceError
+
+
+def require_module(module: str, hint: str) -> None:
+    """A missing library is a configuration error, not a camera to retry forever."""
+    if importlib.util.find_spec(module) is None:
+        raise EdgeError(f"{module} is not installed ({hint})")
 
 
 class OpenCVSource(FrameSource):
     live = True
 
     def __init__(self, target: str | int, loop: bool = False) -> None:
+        require_module("cv2", "pip install opencv-python-headless")
         self.target, self.loop = target, loop
         self.name = f"opencv:{target}"
         self.capture = None
 
     def open(self) -> None:
-        try:
-            import cv2
-        except ImportError:
-            raise SourceError("OpenCV is not installed (pip install opencv-python-headless)") from None
+        import cv2
         self.capture = cv2.VideoCapture(self.target)
         if not self.capture.isOpened():
             raise SourceError(f"cannot open {self.target}")
@@ -49,14 +56,12 @@ class PiCameraSource(FrameSource):
     live = True
 
     def __init__(self, width: int = 640, height: int = 480) -> None:
+        require_module("picamera2", "apt install python3-picamera2")
         self.size = (width, height)
         self.camera = None
 
     def open(self) -> None:
-        try:
-            from picamera2 import Picamera2
-        except ImportError:
-            raise SourceError("picamera2 is not installed (apt install python3-picamera2)") from None
+        from picamera2 import Picamera2
         try:
             self.camera = Picamera2()
             self.camera.configure(self.camera.create_still_configuration(main={"size": self.size, "format": "RGB888"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import struct
 import threading
 import zlib
@@ -130,15 +131,51 @@ def test_synthetic_pattern_is_live_and_moves():
 def test_source_specs():
     assert open_source("samples").name == "samples"
     assert open_source("synthetic").live
-    assert open_source("camera:0").name == "opencv:0"
     with pytest.raises(EdgeError, match="camera:<index>"):
         open_source("camera:front")
     with pytest.raises(EdgeError, match="not samples"):
         open_source("nonsense")
 
 
-def test_opencv_missing_is_a_source_error_not_a_crash():
-    pytest.importorskip("numpy")
-    source = open_source("camera:0")
-    with pytest.raises(SourceError):
-        source.open()
+def test_a_missing_camera_library_is_one_clear_error_at_start(monkeypatch):
+    from edge_service.sources import cameras
+    real = importlib.util.find_spec
+    # As on a device without OpenCV (picamera2 is missing here for real).
+    monkeypatch.setattr(cameras.importlib.util, "find_spec", lambda name: None if name == "cv2" else real(name))
+    with pytest.raises(EdgeError, match="cv2 is not installed"):
+        open_source("camera:0")
+    with pytest.raises(EdgeError, match="picamera2 is not installed"):
+        open_source("picamera")
+
+
+def _write_clip(path, frames: int) -> None:
+    cv2 = pytest.importorskip("cv2")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), (i * 30, 0, 255 - i * 30), np.uint8))  # BGR
+    writer.release()
+
+
+def test_a_video_file_through_opencv(tmp_path):
+    _write_clip(tmp_path / "clip.avi", 7)
+    frames = list(FrameReader(open_source(str(tmp_path / "clip.avi"))))
+    assert len(frames) == 7 and frames[0].image.shape == (48, 64, 3)
+    assert frames[0].image[0, 0, 0] > 200 and frames[0].image[0, 0, 2] < 50  # converted to RGB
+
+
+def test_a_looping_video_starts_again(tmp_path):
+    _write_clip(tmp_path / "clip.avi", 3)
+    reader = FrameReader(open_source(str(tmp_path / "clip.avi"), loop=True))
+    frames = []
+    for frame in reader:
+        frames.append(frame)
+        if len(frames) == 8:
+            reader.stop.set()
+    assert len(frames) == 8 and reader.counters.source_errors == 0
+
+
+def test_a_camera_that_is_not_there_is_retried_not_fatal():
+    pytest.importorskip("cv2")
+    reader = FrameReader(open_source("camera:97"), backoff_initial=0.01, max_retries=2)
+    assert list(reader) == [] and reader.counters.source_errors == 3
+    assert "cannot open 97" in reader.counters.last_error
