@@ -22,9 +22,11 @@ figcaption{font-size:12px;color:#aaa}img{image-rendering:pixelated;max-width:760
 
 
 def layer_picture(name: str, values: np.ndarray, labels: list[str] | None = None) -> Image.Image:
-    """A feature-map grid for a spatial layer, a bar chart for a vector."""
+    """A feature-map grid for a spatial layer (maps named by `labels` if given), a bar chart for a vector."""
     if values.ndim >= 3:
-        return feature_grid(values.reshape(values.shape[-3:]), title=f"{name} {list(values.shape)}")
+        maps = values.reshape(values.shape[-3:])
+        names = labels if labels and len(labels) == maps.shape[-1] else None
+        return feature_grid(maps, names, title=f"{name} {list(values.shape)}")
     flat = values.ravel()
     return vector_chart(flat, labels if labels and len(labels) == len(flat) else None, f"{name} ({len(flat)})")
 
@@ -33,8 +35,9 @@ class GallerySink(Sink):
     """Writes frames/<seq>/*.png and index.html; keeps the newest `keep` frames."""
 
     def __init__(self, folder: Path, labels: list[str], every: int = 1, keep: int = 200,
-                 title: str = "unseen gallery") -> None:
+                 title: str = "unseen gallery", map_names: dict[str, list[str]] | None = None) -> None:
         self.folder, self.labels, self.every, self.keep, self.title = Path(folder), labels, max(1, every), keep, title
+        self.map_names = map_names or {}  # layer -> a name per channel (the conversion matrix's layers)
         try:
             (self.folder / "frames").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -57,7 +60,8 @@ class GallerySink(Sink):
         pictures = []
         for i, (name, values) in enumerate(result.values.items()):
             file = f"{i:02d}_{name}.png"
-            layer_picture(name, values, self.labels if name == last else None).save(folder / file)
+            names = self.labels if name == last else self.map_names.get(name)
+            layer_picture(name, values, names).save(folder / file)
             pictures.append((name, file))
         self.entries.append({"seq": result.seq, "folder": folder.name, "source": result.source,
                              "top": result.top, "latency": result.latency_ms, "backend": result.backend,

@@ -60,6 +60,12 @@ class Manifest:
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
         return path
 
+    def map_names(self) -> dict[str, list[str]]:
+        """Names for the channels of layers that have them: the conversion layer's, from its matrix."""
+        if not self.conversion or not self.layers:
+            return {}
+        return {self.layers[0].name: list(self.conversion.get("layer_names") or [])}
+
     def layer(self, name: str) -> LayerInfo:
         for layer in self.layers:
             if layer.name == name:

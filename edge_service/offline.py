@@ -23,7 +23,8 @@ def render_layers(images: list[Path], model: Path | None, backend: str,
                   output: Path) -> tuple[Path, list[FrameResult]]:
     artefact = load_artefact(model or default_model_dir())
     chosen, notes = select_backend(artefact, backend)
-    gallery = GallerySink(output, artefact.manifest.labels, title=f"layers of {artefact.manifest.name}")
+    gallery = GallerySink(output, artefact.manifest.labels, title=f"layers of {artefact.manifest.name}",
+                          map_names=artefact.manifest.map_names())
     pipeline = Pipeline(artefact, FrameSource(), chosen, [gallery], backend_notes=notes)
     results = []
     for seq, path in enumerate(images, 1):

@@ -26,7 +26,7 @@ def build_sinks(config: dict, artefact) -> list[Sink]:
         from edge_service.gallery import GallerySink
         sinks.append(GallerySink(Path(config["output.gallery"]), artefact.manifest.labels,
                                  config["output.gallery_every"], config["output.gallery_keep"],
-                                 f"unseen: {config['device_id']}"))
+                                 f"unseen: {config['device_id']}", artefact.manifest.map_names()))
     return sinks
 
 

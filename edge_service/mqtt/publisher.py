@@ -79,6 +79,7 @@ class MqttSink(Sink):
         self.first_outcome = threading.Event()
         self.fatal = ""
         self.attempted = False                 # connect() once, reconnect() after that
+        self.ever_connected = False
         self.inflight: dict[int, tuple[int, str]] = {}  # paho mid -> (outbox rowid, message id)
         self.last_handed = 0                   # rows up to here are with paho
         self.latest_status: dict | None = None
@@ -110,7 +111,18 @@ class MqttSink(Sink):
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_log = self._on_log
         return client
+
+    def _on_log(self, client, userdata, level, message: str) -> None:
+        # A broker that rejects the TLS session after the handshake (e.g. it requires a client
+        # certificate) only shows up here, as a failed read before any CONNACK.
+        if level == paho.MQTT_LOG_ERR and self.settings.tls and not self.ever_connected and "ssl" in message.lower():
+            hint = "" if self.settings.cert_file else \
+                " (does the broker require a client certificate? --mqtt-cert-file and --mqtt-key-file)"
+            self.fatal = f"TLS with {self.settings.host}:{self.settings.port} failed: {message}{hint}"
+            log.error(self.fatal)
+            self.first_outcome.set()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -128,6 +140,7 @@ class MqttSink(Sink):
         self.inflight.clear()
         self.last_handed = 0
         self.connected.set()
+        self.ever_connected = True
         self.first_outcome.set()
         log.info("connected to %s:%s", self.settings.host, self.settings.port)
         client.subscribe(f"{self.base}/cmd/+", qos=1)

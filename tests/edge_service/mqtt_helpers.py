@@ -44,7 +44,8 @@ class Mosquitto:
             lines.append("allow_anonymous true")
         if tls:
             lines += [f"listener {self.tls_port} 127.0.0.1", f"cafile {tls['ca']}", f"certfile {tls['cert']}",
-                      f"keyfile {tls['key']}", "require_certificate false"]
+                      f"keyfile {tls['key']}",
+                      f"require_certificate {'true' if tls.get('require_client') else 'false'}"]
             if not users:
                 lines.append("allow_anonymous true")
         self.config = self.folder / "mosquitto.conf"
@@ -65,7 +66,7 @@ class Mosquitto:
 
 
 def make_certificates(folder: Path) -> dict[str, str]:
-    """A CA and a server certificate for 127.0.0.1 / localhost, written as PEM files."""
+    """A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, as PEM files."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -89,12 +90,23 @@ def make_certificates(folder: Path) -> dict[str, str]:
                                                         x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client = (x509.CertificateBuilder().subject_name(name("camera-1")).issuer_name(ca.subject)
+              .public_key(client_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+              .sign(ca_key, hashes.SHA256()))
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    paths = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key",
+             "client_cert": folder / "client.pem", "client_key": folder / "client.key"}
+
+    def private(k) -> bytes:
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
     paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    paths["key"].write_bytes(private(key))
+    paths["client_cert"].write_bytes(client.public_bytes(serialization.Encoding.PEM))
+    paths["client_key"].write_bytes(private(client_key))
     return {k: str(v) for k, v in paths.items()}
 
 

@@ -288,3 +288,25 @@ def test_mqtt5_carries_the_message_id_as_a_user_property(broker, tmp_path):
             assert properties["id"] == json.loads(message.payload)["id"]
         else:
             assert properties["id"].endswith(":conv1") and message.payload.startswith(b"\x89PNG")
+
+
+def test_tls_with_a_client_certificate_the_broker_requires(tmp_path):
+    certs = make_certificates(tmp_path / "certs")
+    server = Mosquitto(tmp_path / "mtls-broker", tls=dict(certs, require_client=True)).start()
+    try:
+        base = [sys.executable, "-m", "unseen.cli", "serve", "--device-id", DEVICE, "--frames", "2",
+                "--backend", "numpy", "--mqtt-host", "localhost", "--mqtt-port", str(server.tls_port), "--mqtt-tls",
+                "--mqtt-ca-file", certs["ca"], "--outbox-dir", str(tmp_path / "outbox")]
+        without = subprocess.run(base, capture_output=True, text=True, timeout=60)
+        assert without.returncode == 2 and "Traceback" not in without.stderr
+        last = without.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: TLS with localhost") and "client certificate" in last
+        subscriber = Subscriber(server.port, f"unseen/{DEVICE}/result")
+        with_cert = subprocess.run(base + ["--mqtt-cert-file", certs["client_cert"],
+                                           "--mqtt-key-file", certs["client_key"]],
+                                   capture_output=True, text=True, timeout=60)
+        assert with_cert.returncode == 0, with_cert.stderr
+        assert subscriber.wait(lambda: len(subscriber.results()) == 2)
+        subscriber.close()
+    finally:
+        server.stop()
