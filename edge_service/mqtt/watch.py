@@ -25,6 +25,7 @@ class Watcher:
         self.seen: set[str] = set()
         self.duplicates = 0
         self.results = 0
+        self.images = 0
         self.recent: deque[dict] = deque(maxlen=50)
         self.latest_layers: dict[str, str] = {}
         self.statuses: dict[str, dict] = {}
@@ -76,13 +77,17 @@ class Watcher:
             self.echo(f"[{device}] #{result.get('seq')} {top}  ({result.get('latency_ms', {}).get('total')} ms)")
         elif self.save:
             layer = parts[-1]
-            name = f"{device}_{layer}_{int(time.time() * 1000)}.png"
-            (self.save / "layers" / name).write_bytes(message.payload)
             with self.lock:
+                self.images += 1  # a counter, not the time: two images can arrive in one millisecond
+                name = f"{device}_{layer}_{self.images:06d}.png"
                 self.latest_layers[f"{device}/{layer}"] = name
+            (self.save / "layers" / name).write_bytes(message.payload)
 
-    def run(self, count: int = 0, timeout: float = 0) -> int:
-        """Until `count` unique results (0: forever) or `timeout` seconds; returns results seen."""
+    def run(self, count: int = 0, timeout: float = 0, linger: float = 1.0) -> int:
+        """Until `count` unique results (0: forever) or `timeout` seconds; returns results seen.
+
+        After the last counted result it listens `linger` seconds more, for that frame's layer images.
+        """
         self.client.loop_start()
         deadline = time.monotonic() + timeout if timeout else None
         try:
@@ -90,6 +95,8 @@ class Watcher:
                 if self.refused:
                     raise EdgeError(f"the broker refused the connection: {self.refused}")
                 time.sleep(0.05)
+            if count and self.results >= count:
+                time.sleep(linger)
         finally:
             self.client.loop_stop()
             self.client.disconnect()
