@@ -6,12 +6,12 @@ import numpy as np
 
 from edge_service.kernels.conv_2d import per_channel_multipliers
 from edge_service.kernels.fixedpoint import activation_range, requantize
-from edge_service.kernels.registry import Kernel, register
-from edge_service.kernels.windows import output_size_and_padding, padded_elements, windows
+from edge_service.kernels.registry import register
+from edge_service.kernels.windows import WindowedKernel
 
 
 @register("DEPTHWISE_CONV_2D")
-class DepthwiseConv2D(Kernel):
+class DepthwiseConv2D(WindowedKernel):
     max_version = 7
 
     def prepare(self) -> None:
@@ -19,26 +19,17 @@ class DepthwiseConv2D(Kernel):
         self.require_int8(x, w, out)
         self.require(len(x.shape) == 4 and len(w.shape) == 4 and w.shape[0] == 1,
                      "input must be 4-D and filter (1, KH, KW, C*M)")
-        _, self.kh, self.kw, oc = w.shape
+        _, kh, kw, oc = w.shape
         ic = x.shape[3]
         o = self.op.options
         multiplier = o.get("depth_multiplier", 1) or oc // max(ic, 1)
         self.require(ic * multiplier == oc, f"{ic} channels x multiplier {multiplier} != {oc} outputs")
-        self.stride = (o.get("stride_h", 1), o.get("stride_w", 1))
-        self.dilation = (o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1))
-        self.require(min(self.stride + self.dilation) >= 1, "stride and dilation must be >= 1")
-        oh, self.pad_h = output_size_and_padding(x.shape[1], self.kh, self.stride[0], self.dilation[0], o.get("padding"))
-        ow, self.pad_w = output_size_and_padding(x.shape[2], self.kw, self.stride[1], self.dilation[1], o.get("padding"))
-        self.require(tuple(out.shape) == (x.shape[0], oh, ow, oc), "output shape does not match")
-        self.out_hw = (oh, ow)
-        self.check_workspace(x.shape[0] * oh * ow * self.kh * self.kw * oc)
-        self.check_workspace(padded_elements((*x.shape[:3], oc), self.kh, self.kw, self.stride,
-                                             self.dilation, (self.pad_h, self.pad_w), self.out_hw))
+        self.prepare_windows(x, oc, kh, kw, (o.get("stride_h", 1), o.get("stride_w", 1)),
+                             (o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)), o.get("padding"), oc)
         self.input_offset = -x.zero_point
         self.source_channel = np.arange(oc) // multiplier   # output channel -> input channel
         self.weights = w.data[0].astype(np.int32)            # (KH, KW, OC)
-        bias = self.optional(2)
-        self.bias = np.zeros(oc, np.int64) if bias is None or bias.data is None else bias.data.astype(np.int64)
+        self.bias_values = self.bias(2, oc)
         self.multiplier, self.shift = per_channel_multipliers(x.scale, w.scales, out.scale, oc)
         self.lo, self.hi = activation_range(o.get("fused_activation_function"), out.scale, out.zero_point)
 
@@ -46,8 +37,7 @@ class DepthwiseConv2D(Kernel):
         shifted = x.astype(np.int32) + self.input_offset
         if len(self.source_channel) != shifted.shape[3]:
             shifted = shifted[..., self.source_channel]
-        cols = windows(shifted, self.kh, self.kw, self.stride, self.dilation, (self.pad_h, self.pad_w),
-                       self.out_hw, 0)
+        cols = self.windows(shifted, 0)
         # int32 is exact: |acc| <= KH*KW*255*128 for any kernel TFLite accepts.
-        acc = np.einsum("nhwijc,ijc->nhwc", cols, self.weights, dtype=np.int64) + self.bias
+        acc = np.einsum("nhwijc,ijc->nhwc", cols, self.weights, dtype=np.int64) + self.bias_values
         return requantize(acc, self.multiplier, self.shift, self.output.zero_point, self.lo, self.hi)

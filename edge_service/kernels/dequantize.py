@@ -14,7 +14,7 @@ class Dequantize(Kernel):
         self.require(x.dtype == np.int8 and x.quantized, "input must be quantized int8")
         self.require(self.output.dtype == np.float32, "output must be float32")
         self.require_same_shape(x, self.output)
+        self.scale, self.zero_point = np.float64(x.scales[0]), x.zero_point
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
-        t = self.tensor(0)
-        return (np.float64(t.scales[0]) * (x.astype(np.int64) - t.zero_point)).astype(np.float32)
+        return (self.scale * (x.astype(np.int64) - self.zero_point)).astype(np.float32)

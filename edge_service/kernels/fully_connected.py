@@ -30,8 +30,7 @@ class FullyConnected(Kernel):
         self.input_offset = -x.zero_point
         self.dtype = exact_float_dtype(depth)
         self.weights = w.data.T.astype(self.dtype)
-        bias = self.optional(2)
-        self.bias = np.zeros(units, np.int64) if bias is None or bias.data is None else bias.data.astype(np.int64)
+        self.bias_values = self.bias(2, units)
         self.lo, self.hi = activation_range(o.get("fused_activation_function"), out.scale, out.zero_point)
         per_channel = len(w.scales) > 1
         if per_channel:
@@ -47,7 +46,7 @@ class FullyConnected(Kernel):
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         rows = (x.reshape(self.rows, -1).astype(np.int32) + self.input_offset).astype(self.dtype)
-        acc = (rows @ self.weights).astype(np.int64) + self.bias
+        acc = (rows @ self.weights).astype(np.int64) + self.bias_values
         if self.mode == "litert-ref":
             scaled = acc.astype(np.float64) * self.real_scale
             out = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + self.output.zero_point

@@ -20,11 +20,12 @@ class Quantize(Kernel):
         if x.dtype == np.int8:
             self.require(x.quantized, "int8 input must be quantized")
             self.multiplier, self.shift = quantize_multiplier(float(x.scale) / float(out.scale))
+            self.input_zero_point = x.zero_point
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         out = self.output
         if x.dtype == np.int8:
-            return requantize(x.astype(np.int64) - self.tensor(0).zero_point, self.multiplier,
+            return requantize(x.astype(np.int64) - self.input_zero_point, self.multiplier,
                               self.shift, out.zero_point, -128, 127)
         scaled = x.astype(np.float32) / np.float32(out.scale)
         rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))

@@ -48,6 +48,13 @@ class Kernel:
             raise ModelError(f"operator {self.op.index} ({self.op.op}): input {t.name} must be constant")
         return t.data
 
+    def bias(self, position: int, count: int) -> np.ndarray:
+        """The optional int32 bias input as int64, zeros when absent; one value per output channel."""
+        t = self.optional(position)
+        bias = np.zeros(count, np.int64) if t is None or t.data is None else t.data.astype(np.int64)
+        self.require(bias.shape == (count,), "bias must have one value per output channel")
+        return bias
+
     def require(self, condition: bool, message: str) -> None:
         if not condition:
             raise ModelError(f"operator {self.op.index} ({self.op.op}): {message}")

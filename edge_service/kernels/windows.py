@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_service.kernels.registry import Kernel
+from edge_service.tflite_graph import Tensor
+
 
 def output_size_and_padding(size: int, kernel: int, stride: int, dilation: int,
                             padding: str) -> tuple[int, int]:
@@ -39,3 +42,30 @@ def windows(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], dilation: 
     return np.lib.stride_tricks.as_strided(
         padded, shape=(n, oh, ow, kh, kw, c),
         strides=(s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]), writeable=False)
+
+
+class WindowedKernel(Kernel):
+    """Ops that slide a KH x KW window (convolutions, pooling): one place for their geometry."""
+
+    def prepare_windows(self, x: Tensor, out_channels: int, kh: int, kw: int, stride: tuple[int, int],
+                        dilation: tuple[int, int], padding: str, scratch_channels: int) -> None:
+        """Checks the output shape and the per-frame scratch; sets kh, kw, stride, dilation, pad, out_hw.
+
+        `scratch_channels` is how many channels each window copies (input channels for a
+        convolution, output channels for a depthwise one).
+        """
+        self.require(len(x.shape) == 4, "input must be 4-D")
+        self.require(min(kh, kw, *stride, *dilation) >= 1, "filter, stride and dilation must be >= 1")
+        oh, pad_h = output_size_and_padding(x.shape[1], kh, stride[0], dilation[0], padding)
+        ow, pad_w = output_size_and_padding(x.shape[2], kw, stride[1], dilation[1], padding)
+        expected = (x.shape[0], oh, ow, out_channels)
+        self.require(tuple(self.output.shape) == expected,
+                     f"output shape {list(self.output.shape)} does not match {list(expected)}")
+        self.kh, self.kw, self.stride, self.dilation = kh, kw, stride, dilation
+        self.out_hw, self.pad = (oh, ow), (pad_h, pad_w)
+        self.check_workspace(x.shape[0] * oh * ow * kh * kw * scratch_channels)
+        self.check_workspace(padded_elements((*x.shape[:3], scratch_channels), kh, kw, stride, dilation,
+                                             self.pad, self.out_hw))
+
+    def windows(self, x: np.ndarray, fill) -> np.ndarray:
+        return windows(x, self.kh, self.kw, self.stride, self.dilation, self.pad, self.out_hw, fill)
