@@ -13,6 +13,11 @@ MAX_PIXELS = 40_000_000  # a decompression bomb declares far more than any camer
 
 def load_image(path: Path | str, mode: str = "RGB") -> np.ndarray:
     """(H, W, C) float32 in [0, 1]; mode 'RGB' or 'L'."""
+    return read_image(path, mode).astype(np.float32) / 255.0
+
+
+def read_image(path: Path | str, mode: str = "RGB") -> np.ndarray:
+    """(H, W, C) uint8 as stored; mode 'RGB' or 'L'."""
     from edge_service.errors import FrameError
     path = Path(path)
     try:
@@ -25,7 +30,7 @@ def load_image(path: Path | str, mode: str = "RGB") -> np.ndarray:
                     raise FrameError(f"{path}: {im.width}x{im.height} is too large "
                                      f"(limit {MAX_PIXELS} pixels)")
                 im.load()
-                arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
+                arr = np.asarray(im.convert(mode), dtype=np.uint8)
     except FrameError:
         raise
     except FileNotFoundError:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge_service.errors import ModelError
-from edge_service.manifest import MANIFEST_FILE, default_model_dir, load_artefact, resolve_model_path
+from edge_service.manifest import (MANIFEST_FILE, ModelArtefact, default_model_dir, load_artefact,
+                                   resolve_model_path)
 from edge_service.tflite_graph import Graph, Operator, read_graph
 
 
@@ -28,23 +30,33 @@ def parameters(graph: Graph, op: Operator) -> int:
     return sum(graph.tensors[i].size for i in op.inputs if i >= 0 and graph.tensors[i].data is not None)
 
 
-def load_graph(model: Path | None) -> tuple[Graph, object | None, Path]:
-    """The graph and, when a manifest is beside it, the verified artefact."""
+@dataclass
+class LoadedModel:
+    graph: Graph
+    data: bytes                         # the .tflite bytes the graph was read from
+    artefact: ModelArtefact | None      # when a manifest is beside the model, verified
+    path: Path
+
+
+def load_graph(model: Path | None) -> LoadedModel:
+    """A model folder or bare .tflite (default: the shipped model), read once and validated."""
     path = resolve_model_path(model) if model else default_model_dir()
     folder = path if path.is_dir() else path.parent
     if (folder / MANIFEST_FILE).exists():
         artefact = load_artefact(path)
-        return read_graph(artefact.model_bytes), artefact, artefact.model_path
+        return LoadedModel(read_graph(artefact.model_bytes), artefact.model_bytes, artefact, artefact.model_path)
     if path.is_dir():
         raise ModelError(f"{path}: no {MANIFEST_FILE} and no model file")
     try:
-        return read_graph(path.read_bytes()), None, path
+        data = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
+    return LoadedModel(read_graph(data), data, None, path)
 
 
 def describe(model: Path | None) -> str:
-    graph, artefact, path = load_graph(model)
+    loaded = load_graph(model)
+    graph, artefact, path = loaded.graph, loaded.artefact, loaded.path
     lines = [f"model {path} ({path.stat().st_size} bytes)"]
     if artefact is not None:
         m = artefact.manifest

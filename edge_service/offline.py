@@ -9,7 +9,7 @@ import numpy as np
 
 from edge_service.backends import select_backend
 from edge_service.gallery import STYLE, GallerySink
-from edge_service.images import load_image
+from edge_service.images import read_image
 from edge_service.inspect_model import load_graph
 from edge_service.manifest import default_model_dir, load_artefact
 from edge_service.pictures import feature_grid, filter_grid
@@ -28,8 +28,7 @@ def render_layers(images: list[Path], model: Path | None, backend: str,
     pipeline = Pipeline(artefact, FrameSource(), chosen, [gallery], backend_notes=notes)
     results = []
     for seq, path in enumerate(images, 1):
-        rgb = (load_image(path, "RGB") * 255 + 0.5).astype(np.uint8)
-        result = pipeline.process(Frame(seq, path.stat().st_mtime, rgb, path.name))
+        result = pipeline.process(Frame(seq, path.stat().st_mtime, read_image(path, "RGB"), path.name))
         gallery.publish(result)
         results.append(result)
     gallery.status(pipeline.status())
@@ -38,7 +37,8 @@ def render_layers(images: list[Path], model: Path | None, backend: str,
 
 def render_filters(model: Path | None, output: Path) -> Path:
     """One PNG per weighted op (dequantized weights), and an index.html."""
-    graph, _, path = load_graph(model)
+    loaded = load_graph(model)
+    graph, path = loaded.graph, loaded.path
     output.mkdir(parents=True, exist_ok=True)
     figures = []
     for op in graph.operators:

@@ -11,6 +11,12 @@ from edge_service.manifest import Manifest
 FITS = ("letterbox", "crop", "stretch")
 
 
+def quantize_input(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """float32 model-input values to the input's int8, as the device does it (training evaluates the same way)."""
+    q = np.round(np.asarray(values, np.float32) / np.float32(scale)) + zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
 class Preprocessor:
     """fit (letterbox | crop | stretch) -> resize -> grey or RGB -> scale -> invert -> int8."""
 
@@ -50,5 +56,4 @@ class Preprocessor:
         values = np.asarray(self.image(rgb), np.float32) * np.float32(self.scale)
         if self.invert:
             values = np.float32(1.0) - values
-        q = np.round(values / np.float32(self.input_scale)) + self.input_zero_point
-        return np.clip(q, -128, 127).astype(np.int8).reshape(self.shape)
+        return quantize_input(values, self.input_scale, self.input_zero_point).reshape(self.shape)

@@ -66,8 +66,9 @@ def edgetpu_problems(graph: Graph) -> list[str]:
 
 def export_edgetpu(model: Path | None, output: Path | None = None) -> tuple[list[str], str]:
     """(problems, what happened): runs edgetpu_compiler when it is installed."""
-    graph, artefact, path = load_graph(model)
-    problems = edgetpu_problems(graph)
+    loaded = load_graph(model)
+    path = loaded.path
+    problems = edgetpu_problems(loaded.graph)
     compiler = shutil.which("edgetpu_compiler")
     if compiler is None:
         return problems, ("edgetpu_compiler is not installed here. On an x86-64 Debian or Ubuntu machine, install "

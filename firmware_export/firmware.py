@@ -31,8 +31,8 @@ class FirmwareReport:
 
 
 def prepare(model: Path | None, name: str | None = None) -> FirmwareModel:
-    graph, artefact, path = load_graph(model)
-    data = artefact.model_bytes if artefact is not None else path.read_bytes()
+    loaded = load_graph(model)
+    graph, data, artefact, path = loaded.graph, loaded.data, loaded.artefact, loaded.path
     problems = tflm_problems(graph)
     if problems:
         raise ExportError("the model does not fit TFLite Micro:\n  " + "\n  ".join(problems))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_service.conversion import FITTED_METHODS, ConversionMatrix
+from edge_service.conversion import FITTED_METHODS, FIXED_METHODS, ConversionMatrix, fixed_matrix
 from training.errors import TrainingError
 
 DEFAULT_SAMPLES = 20_000
@@ -37,6 +37,15 @@ def sample_pixel_vectors(images: list[np.ndarray] | np.ndarray, patch: int,
     if len(vectors) > samples:
         vectors = vectors[rng.choice(len(vectors), samples, replace=False)]
     return vectors
+
+
+def matrix_for_method(method: str, images, components: int, patch: int,
+                      samples: int = DEFAULT_SAMPLES, seed: int = 0) -> ConversionMatrix:
+    """A fixed matrix by name (its own patch size, except identity), or one fitted on `images`."""
+    if method in FIXED_METHODS:
+        channels = np.asarray(images[0]).shape[-1] if np.ndim(images[0]) == 3 else 1
+        return fixed_matrix(method, channels, patch if method == "identity" else None)
+    return fit_conversion_matrix(images, method, components, patch, samples, seed)
 
 
 def fit_conversion_matrix(images, method: str = "pca", components: int = 3, patch: int = 1,

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def quantize_input(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    q = np.round(x / scale) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+from edge_service.preprocess import quantize_input
 
 
 def int8_accuracy(flat: bytes, x: np.ndarray, y: np.ndarray) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_service.conversion import FIXED_METHODS, ConversionMatrix, fixed_matrix
+from edge_service.conversion import ConversionMatrix
 from edge_service.manifest import MODEL_FILE, Manifest, sha256_of
 from training.datasets import load_dataset
 
@@ -79,17 +79,14 @@ def train(opts: TrainOptions) -> Manifest:
 
 
 def make_conversion(opts: TrainOptions, x_train: np.ndarray) -> ConversionMatrix:
-    channels = x_train.shape[-1]
     spec = opts.conversion
-    if spec in FIXED_METHODS:
-        return fixed_matrix(spec, channels, opts.patch if spec == "identity" else None)
     if spec.endswith(".json"):
         return ConversionMatrix.load(Path(spec))
     if spec.endswith(".csv"):
         from edge_service.conversion import matrix_from_csv
-        return matrix_from_csv(Path(spec), channels, opts.patch)
-    from training.conversion_fit import fit_conversion_matrix
-    return fit_conversion_matrix(list(x_train[:2000]), spec, opts.components, opts.patch, seed=opts.seed)
+        return matrix_from_csv(Path(spec), x_train.shape[-1], opts.patch)
+    from training.conversion_fit import matrix_for_method
+    return matrix_for_method(spec, list(x_train[:2000]), opts.components, opts.patch, seed=opts.seed)
 
 
 def build_manifest(opts, data, conversion, flat, layers_model, layers, float_acc, int8_acc) -> Manifest:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from edge_service.backends.base import BackendUnavailable
-from edge_service.backends.litert_backend import LiteRTBackend, interpreter_class
+from edge_service.backends.litert_backend import MODULES, LiteRTBackend, interpreter_module
 from edge_service.manifest import ModelArtefact, sha256_of
 
 DELEGATE_LIBRARY = "libedgetpu.so.1"
 
 
 def load_edgetpu_delegate(library: str = DELEGATE_LIBRARY):
-    for package in ("litert", "tflite_runtime"):
+    for package in MODULES:
         try:
-            interpreter_class(package)
+            module = interpreter_module(package)
         except BackendUnavailable:
             continue
-        module = __import__("ai_edge_litert.interpreter" if package == "litert" else "tflite_runtime.interpreter",
-                            fromlist=["load_delegate"])
         try:
             return module.load_delegate(library)
         except (ValueError, OSError, RuntimeError) as exc:

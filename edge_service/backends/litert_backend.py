@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 
 import numpy as np
@@ -10,15 +11,15 @@ from edge_service.backends.base import Backend, BackendUnavailable, Inference
 from edge_service.manifest import ModelArtefact
 
 
-def interpreter_class(package: str):
+MODULES = {"litert": "ai_edge_litert.interpreter", "tflite_runtime": "tflite_runtime.interpreter"}
+
+
+def interpreter_module(package: str):
+    """The `interpreter` module of LiteRT or tflite-runtime (Interpreter, load_delegate)."""
     try:
-        if package == "litert":
-            from ai_edge_litert.interpreter import Interpreter
-        else:
-            from tflite_runtime.interpreter import Interpreter
+        return importlib.import_module(MODULES[package])
     except ImportError as exc:
         raise BackendUnavailable(f"{exc.name} is not installed") from None
-    return Interpreter
 
 
 class LiteRTBackend(Backend):
@@ -28,7 +29,7 @@ class LiteRTBackend(Backend):
     def __init__(self, artefact: ModelArtefact, threads: int | None = None,
                  model_bytes: bytes | None = None, delegates: list | None = None) -> None:
         super().__init__(artefact)
-        Interpreter = interpreter_class(self.package)
+        Interpreter = interpreter_module(self.package).Interpreter
         try:
             self.interpreter = Interpreter(model_content=model_bytes or artefact.model_bytes,
                                            num_threads=threads, experimental_delegates=delegates)

@@ -12,7 +12,6 @@ from edge_service.manifest import ModelArtefact
 
 BACKENDS = {"edgetpu": EdgeTPUBackend, "litert": LiteRTBackend,
             "tflite-runtime": TfliteRuntimeBackend, "numpy": NumpyBackend}
-AUTO_ORDER = ("edgetpu", "litert", "tflite-runtime", "numpy")
 CPU_ORDER = ("litert", "tflite-runtime", "numpy")
 
 

@@ -42,9 +42,7 @@ class CommandHandler:
                 raise CommandError(f"unknown command {verb!r}; known: {', '.join(VERBS)}")
             detail = getattr(self, f"_{verb}")(args)
             reply = {"ok": True, "verb": verb, **detail}
-        except CommandError as exc:
-            reply = {"ok": False, "verb": verb, "reason": str(exc)}
-        except EdgeError as exc:  # e.g. a model that fails its hash check
+        except EdgeError as exc:  # a CommandError, or e.g. a model that fails its hash check
             reply = {"ok": False, "verb": verb, "reason": str(exc)}
         if request_id is not None:
             reply["id"] = request_id

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_service.images import load_image
+from edge_service.images import read_image
 from edge_service.sources.base import FrameSource, SourceError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -44,8 +44,7 @@ class ImageFilesSource(FrameSource):
         self.position += 1
         if not path.exists():
             raise SourceError(f"{path}: the file vanished")
-        image = load_image(path, "RGB")  # FrameError on a bad file: counted and skipped
-        return (image * 255 + 0.5).astype(np.uint8), path.name
+        return read_image(path, "RGB"), path.name  # FrameError on a bad file: counted and skipped
 
 
 def samples_source(loop: bool = False) -> ImageFilesSource:

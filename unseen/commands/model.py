@@ -68,16 +68,14 @@ def convert() -> None:
 def convert_fit(images, method, components, patch, gray, samples, seed, output) -> None:
     """Fit a conversion matrix on the pixels of IMAGES and save it as JSON."""
     import time
-    from edge_service.conversion import FIXED_METHODS, fixed_matrix
+    from edge_service.conversion import FIXED_METHODS
     from edge_service.images import load_image
+    from training.conversion_fit import matrix_for_method
     pixels = [load_image(p, "L" if gray else "RGB") for p in images]
     start = time.perf_counter()
-    if method in FIXED_METHODS:
-        matrix = fixed_matrix(method, pixels[0].shape[2], patch if method == "identity" else None)
-    else:
-        from training.conversion_fit import fit_conversion_matrix
+    if method not in FIXED_METHODS:
         click.echo(f"fitting {method} on {samples} sampled pixel vectors of {len(images)} image(s)...", err=True)
-        matrix = fit_conversion_matrix(pixels, method, components, patch, samples, seed)
+    matrix = matrix_for_method(method, pixels, components, patch, samples, seed)
     matrix.save(output)
     click.echo(f"{method}: {matrix.components} layers x {matrix.dim} values, "
                f"fitted in {time.perf_counter() - start:.2f} s -> {output}")
@@ -114,9 +112,7 @@ def verify(model, samples, seed) -> None:
     """Run the numpy kernels beside TFLite Micro and LiteRT; print per-layer differences."""
     from edge_service.inspect_model import load_graph
     from edge_service.verify import report, verify as run_verify
-    _, artefact, path = load_graph(model)
-    data = artefact.model_bytes if artefact is not None else path.read_bytes()
-    interpreter, comparisons = run_verify(data, samples, seed)
+    interpreter, comparisons = run_verify(load_graph(model).data, samples, seed)
     text, ok = report(interpreter, comparisons, samples)
     click.echo(text)
     if not ok:
