@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_service.errors import ModelError
-from edge_service.manifest import (MANIFEST_FILE, ModelArtefact, default_model_dir, load_artefact,
+from edge_service.manifest import (MANIFEST_FILE, MODEL_FILE, ModelArtefact, default_model_dir, load_artefact,
                                    resolve_model_path)
 from edge_service.tflite_graph import Graph, Operator, read_graph
 
@@ -46,7 +46,10 @@ def load_graph(model: Path | None) -> LoadedModel:
         artefact = load_artefact(path)
         return LoadedModel(read_graph(artefact.model_bytes), artefact.model_bytes, artefact, artefact.model_path)
     if path.is_dir():
-        raise ModelError(f"{path}: no {MANIFEST_FILE} and no model file")
+        if (path / MODEL_FILE).exists():  # a bare model: read it, it simply has no manifest
+            path = path / MODEL_FILE
+        else:
+            raise ModelError(f"{path}: no {MODEL_FILE} in this folder")
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -153,3 +153,29 @@ def save_layer_pictures(layers: np.ndarray, names: list[str], folder: Path, titl
     feature_grid(layers, names, title, target=256).save(grid)
     written.append(grid)
     return written
+
+
+# Pictures are drawn at their final size (nearest-neighbour upscaling in feature_grid); the page
+# never shrinks them, since a shrunk grid garbles its channel numbers and titles.
+STYLE = """body{background:#181818;color:#ddd;font:14px sans-serif;margin:1em}
+section{border-top:1px solid #444;padding:.6em 0}h2{font-size:16px;margin:.2em 0}
+.row{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}figure{margin:0;max-width:100%;overflow-x:auto}
+figcaption{font-size:12px;color:#aaa}img{max-width:none}
+.top{font-size:15px;color:#fd5}table{font-size:12px;border-collapse:collapse}td{padding:0 .6em 0 0}"""
+
+
+def html_page(title: str, body: str) -> str:
+    """The one page shell of every HTML file unseen writes."""
+    import html
+    return (f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{STYLE}</style>"
+            f"<h1>{html.escape(title)}</h1>{body}")
+
+
+def layer_picture(name: str, values: np.ndarray, labels: list[str] | None = None) -> Image.Image:
+    """A feature-map grid for a spatial layer (maps named by `labels` if given), a bar chart for a vector."""
+    if values.ndim >= 3:
+        maps = values.reshape(values.shape[-3:])
+        names = labels if labels and len(labels) == maps.shape[-1] else None
+        return feature_grid(maps, names, title=f"{name} {list(values.shape)}")
+    flat = values.ravel()
+    return vector_chart(flat, labels if labels and len(labels) == len(flat) else None, f"{name} ({len(flat)})")

@@ -1,6 +1,6 @@
 """The training package's exception family."""
 
-from unseen.errors import UnseenError
+from edge_service.errors import UnseenError
 
 
 class TrainingError(UnseenError):

@@ -45,9 +45,10 @@ def select_backend(artefact: ModelArtefact, preference: str = "auto", mode: str 
     try:
         accelerator = EdgeTPUBackend(artefact, threads)
     except BackendUnavailable as exc:
+        if preference == "edgetpu":  # explicit means explicit: only `auto` falls back
+            raise EdgeError(f"backend edgetpu is unavailable: {exc} (use --backend auto to fall back to the CPU)") \
+                from None
         notes.append(f"edgetpu: {exc}")
-        if preference == "edgetpu":
-            notes.append("edgetpu was asked for but is unavailable; falling back to the CPU")
         backend = _first_cpu(artefact, mode, threads, notes)
         notes.append(f"{backend.name}: chosen")
         return backend, notes

@@ -1,51 +1,15 @@
-"""Which layers go out as PNGs, and how often: opt-in, rate-limited, or all at once on `snapshot`."""
+"""A layer's feature maps as the PNG published on layers/<layer>."""
 
 from __future__ import annotations
 
 import io
-import threading
-import time
 
 import numpy as np
 
-from edge_service.gallery import layer_picture
-from edge_service.results import FrameResult
+from edge_service.pictures import layer_picture
 
 
 def layer_png(name: str, values: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     layer_picture(name, values).save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
-
-
-class LayerImagePolicy:
-    """`layers`: names to publish ("all" for every one), at most once per `every_seconds`."""
-
-    def __init__(self, layers: list[str] | str = (), every_seconds: float = 5.0) -> None:
-        self.lock = threading.Lock()
-        self.layers: list[str] | str = layers if layers == "all" else list(layers)
-        self.every_seconds = every_seconds
-        self.last = 0.0
-        self.snapshot = False
-
-    def set_layers(self, layers: list[str] | str) -> None:
-        with self.lock:
-            self.layers = layers if layers == "all" else list(layers)
-
-    def request_snapshot(self) -> None:
-        with self.lock:
-            self.snapshot = True
-
-    def layers_for(self, result: FrameResult) -> list[str]:
-        with self.lock:
-            if self.snapshot:
-                self.snapshot = False
-                return list(result.values)
-            if not self.layers:
-                return []
-            now = time.monotonic()
-            if now - self.last < self.every_seconds:
-                return []
-            self.last = now
-            names = list(result.values) if self.layers == "all" else self.layers
-            return [n for n in names if n in result.values]

@@ -73,6 +73,14 @@ class Outbox:
             raise OutboxError(f"outbox {self.folder}: {_explain(exc)}") from None
         self.bytes, self.count = self._totals()
 
+    @classmethod
+    def existing(cls, folder: Path, max_bytes: int = 100 << 20, max_messages: int = 100_000) -> Outbox:
+        """An outbox that must already exist: a status query or a flush never creates one at a typo."""
+        if not (Path(folder) / DB_FILE).is_file():
+            raise OutboxError(f"no outbox at {folder} (the service creates it on its first start; "
+                              f"--outbox-dir or outbox.dir names another place)")
+        return cls(folder, max_bytes, max_messages)
+
     def _probe_writable(self) -> None:
         self.db.execute("INSERT OR IGNORE INTO counters VALUES ('dropped_layer', 0), ('dropped_result', 0)")
 

@@ -1,4 +1,6 @@
-"""Inbound commands on cmd/<verb>: validated first, executed only when valid, always answered.
+"""The narrow control surface of a running service: MQTT commands and the web page both come here.
+
+Every command is validated first, executed only when valid, and always answered:
 
 snapshot               publish every layer's PNG for the next frame
 set {fps, layers, top_k}
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from edge_service.errors import EdgeError
-from edge_service.mqtt.layer_images import LayerImagePolicy
+from edge_service.layer_policy import LayerImagePolicy
+from edge_service.loop import ServiceLoop
 
 MAX_PAYLOAD = 64 * 1024
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -25,12 +27,14 @@ class CommandError(EdgeError):
     """A command that is malformed or not allowed; its reason goes back in the reply."""
 
 
-class CommandHandler:
-    def __init__(self, pipeline, layer_policy: LayerImagePolicy, model_dir: Path | None,
-                 reload_model: Callable[[Path], None] | None = None) -> None:
-        self.pipeline, self.layer_policy = pipeline, layer_policy
+class Control:
+    """pause, resume, set, reload and snapshot, on the loop and the analyzer it was built with."""
+
+    def __init__(self, loop: ServiceLoop, layer_policy: LayerImagePolicy | None = None,
+                 model_dir: Path | None = None) -> None:
+        self.loop, self.analyzer = loop, loop.analyzer
+        self.layer_policy = layer_policy or LayerImagePolicy()
         self.model_dir = Path(model_dir).resolve() if model_dir else None
-        self.reload_model = reload_model
 
     def handle(self, verb: str, payload: bytes) -> dict:
         """The reply: {"ok": true, ...} or {"ok": false, "reason": ...}. Never raises."""
@@ -74,12 +78,12 @@ class CommandHandler:
 
     def _pause(self, args: dict) -> dict:
         self._no_arguments(args)
-        self.pipeline.paused.set()
+        self.loop.paused.set()
         return {"detail": "paused"}
 
     def _resume(self, args: dict) -> dict:
         self._no_arguments(args)
-        self.pipeline.paused.clear()
+        self.loop.paused.clear()
         return {"detail": "resumed"}
 
     def _set(self, args: dict) -> dict:
@@ -87,12 +91,12 @@ class CommandHandler:
         if unknown or not args:
             raise CommandError(f"set takes fps, layers and top_k; got {sorted(args) or 'nothing'}")
         fps, layers, top_k = args.get("fps"), args.get("layers"), args.get("top_k")
-        names = [layer.name for layer in self.pipeline.artefact.manifest.layers]
+        names = self.analyzer.layer_names
         if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 <= fps <= 1000):
             raise CommandError("fps must be a number from 0 (no limit) to 1000")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
-                                  or not 1 <= top_k <= len(self.pipeline.labels)):
-            raise CommandError(f"top_k must be an integer from 1 to {len(self.pipeline.labels)}")
+                                  or not 1 <= top_k <= len(self.analyzer.labels)):
+            raise CommandError(f"top_k must be an integer from 1 to {len(self.analyzer.labels)}")
         if layers is not None and layers != "all":
             if not isinstance(layers, list) or not all(isinstance(n, str) for n in layers):
                 raise CommandError('layers must be "all" or a list of layer names')
@@ -101,9 +105,9 @@ class CommandHandler:
                 raise CommandError(f"unknown layers {missing}; the model has {names}")
         # Everything is valid: now apply.
         if fps is not None:
-            self.pipeline.settings.max_fps = float(fps)
+            self.loop.settings.max_fps = float(fps)
         if top_k is not None:
-            self.pipeline.settings.top_k = top_k
+            self.analyzer.settings.top_k = top_k
         if layers is not None:
             self.layer_policy.set_layers(layers)
         return {"applied": {k: v for k, v in args.items()}}
@@ -111,7 +115,7 @@ class CommandHandler:
     def _reload(self, args: dict) -> dict:
         if set(args) != {"model"} or not isinstance(args["model"], str):
             raise CommandError('reload takes {"model": "<folder name in the model directory>"}')
-        if self.model_dir is None or self.reload_model is None:
+        if self.model_dir is None:
             raise CommandError("no model directory is configured (model.dir)")
         name = args["model"]
         if not MODEL_NAME.match(name):
@@ -119,5 +123,5 @@ class CommandHandler:
         folder = (self.model_dir / name).resolve()
         if folder.parent != self.model_dir or not folder.is_dir():
             raise CommandError(f"no model {name!r} in the model directory")
-        self.reload_model(folder)
-        return {"model": name, "sha256": self.pipeline.artefact.manifest.model_sha256}
+        self.analyzer.reload(folder)
+        return {"model": name, "sha256": self.analyzer.artefact.manifest.model_sha256}

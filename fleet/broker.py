@@ -12,13 +12,22 @@ import threading
 import time
 from pathlib import Path
 
-from edge_service.errors import EdgeError
+from fleet.errors import FleetError
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
@@ -29,7 +38,7 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
                 return
         except OSError:
             time.sleep(0.05)
-    raise EdgeError(f"the embedded broker did not start on port {port}")
+    raise FleetError(f"the embedded broker did not start on port {port}")
 
 
 class EmbeddedBroker:
@@ -44,6 +53,9 @@ class EmbeddedBroker:
         self.thread: threading.Thread | None = None
 
     def start(self) -> "EmbeddedBroker":
+        if not port_is_free(self.port):  # else another broker would answer in ours' place
+            raise FleetError(f"port {self.port} on 127.0.0.1 is already in use; choose another with --port "
+                             f"(0: a free one)")
         mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else "")
         if mosquitto:
             self.folder = tempfile.TemporaryDirectory(prefix="unseen-broker-")
@@ -56,13 +68,21 @@ class EmbeddedBroker:
             self._start_amqtt()
             self.kind = "amqtt"
         wait_for_port(self.port)
+        if not self.alive():
+            raise FleetError(f"the {self.kind} broker exited at start (is port {self.port} taken?)")
         return self
+
+    def alive(self) -> bool:
+        """False once the broker has died: a caller waiting on it should stop too."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.thread is not None and self.thread.is_alive()
 
     def _start_amqtt(self) -> None:
         try:
             from amqtt.broker import Broker
         except ImportError:
-            raise EdgeError("no broker available: install mosquitto (apt install mosquitto) "
+            raise FleetError("no broker available: install mosquitto (apt install mosquitto) "
                             "or amqtt (pip install amqtt)") from None
         config = {"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
                   "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}}

@@ -1,0 +1,123 @@
+"""One frame in, one FrameResult out: preprocess, infer, statistics, top-k; the model can be swapped hot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_service.backends import Backend, select_backend
+from edge_service.errors import EdgeError
+from edge_service.manifest import ModelArtefact, load_artefact
+from edge_service.preprocess import Preprocessor
+from edge_service.results import FrameResult
+from edge_service.sources import Frame
+from edge_service.stats import dequantize, layer_stats, top_k
+
+log = logging.getLogger("unseen.analyzer")
+
+
+@dataclass
+class BackendChoice:
+    """How to pick a backend for a model: at start, and again for every model the `reload` command loads."""
+
+    preference: str = "auto"
+    mode: str = "tflm"
+    threads: int | None = None
+    max_failures: int = 3
+
+    def open(self, artefact: ModelArtefact) -> tuple[Backend, list[str]]:
+        backend, notes = select_backend(artefact, self.preference, self.mode, self.threads, self.max_failures)
+        for note in notes:
+            log.info("backend %s", note)
+        return backend, notes
+
+
+@dataclass
+class AnalysisSettings:
+    top_k: int = 3
+    channel_stats: bool = True
+
+
+class FrameAnalyzer:
+    def __init__(self, artefact: ModelArtefact, backend: Backend, notes: list[str] | None = None,
+                 settings: AnalysisSettings | None = None, choice: BackendChoice | None = None) -> None:
+        self.settings = settings or AnalysisSettings()
+        self.choice = choice or BackendChoice()
+        self.lock = threading.Lock()  # a model swap waits for the frame in progress
+        self._install(artefact, backend, notes or [])
+        self.check_top_k(self.settings.top_k)
+
+    @classmethod
+    def open(cls, model: Path, choice: BackendChoice, settings: AnalysisSettings | None = None) -> FrameAnalyzer:
+        artefact = load_artefact(model)
+        backend, notes = choice.open(artefact)
+        return cls(artefact, backend, notes, settings, choice)
+
+    def _install(self, artefact: ModelArtefact, backend: Backend, notes: list[str]) -> None:
+        self.artefact, self.backend, self.backend_notes = artefact, backend, notes
+        self.preprocess = Preprocessor(artefact.manifest)
+        self.layers = {layer.name: layer for layer in artefact.manifest.layers}
+        self.labels = artefact.manifest.labels
+        self.layer_names = [layer.name for layer in artefact.manifest.layers]
+
+    def check_top_k(self, k: int) -> None:
+        if not 1 <= k <= len(self.labels):
+            raise EdgeError(f"top-k {k} is out of range: the model has {len(self.labels)} labels (1 to "
+                            f"{len(self.labels)})")
+
+    def reload(self, folder: Path) -> None:
+        """Loads, verifies and swaps in the model in `folder` between two frames; none is dropped."""
+        artefact = load_artefact(folder)
+        backend, notes = self.choice.open(artefact)
+        with self.lock:
+            old = self.backend
+            self._install(artefact, backend, notes)
+            if self.settings.top_k > len(self.labels):
+                self.settings.top_k = len(self.labels)
+        old.close()
+        log.info("reloaded model %s (%s)", artefact.manifest.name, artefact.manifest.model_sha256[:12])
+
+    def describe(self) -> dict:
+        """The model and backend part of the status."""
+        fallback = getattr(self.backend, "reason", "")
+        return {"model": self.artefact.manifest.name, "model_sha256": self.artefact.manifest.model_sha256,
+                "backend": self.backend.name, "backend_notes": self.backend_notes + ([fallback] if fallback else [])}
+
+    def analyze(self, frame: Frame, seq: int) -> FrameResult:
+        """The result of one frame; `seq` numbers the results, so a gap is a loss a subscriber can see."""
+        with self.lock:
+            return self._analyze(frame, seq)
+
+    def _analyze(self, frame: Frame, seq: int) -> FrameResult:
+        t0 = time.perf_counter()
+        x = self.preprocess(frame.image)
+        t1 = time.perf_counter()
+        inference = self.backend.infer(x)
+        t2 = time.perf_counter()
+        values, stats = {}, {}
+        for name, q in inference.outputs.items():
+            v = dequantize(q[0] if q.shape[0] == 1 else q, self.layers[name])
+            values[name] = v
+            stats[name] = layer_stats(v, per_channel=self.settings.channel_stats)
+        top = top_k(values[self.layer_names[-1]], self.labels, self.settings.top_k)
+        t3 = time.perf_counter()
+        latency = {"preprocess": round((t1 - t0) * 1000, 3), "inference": round((t2 - t1) * 1000, 3),
+                   "statistics": round((t3 - t2) * 1000, 3), "total": round((t3 - t0) * 1000, 3)}
+        if inference.layer_seconds:
+            latency["layers"] = {k: round(v * 1000, 4) for k, v in inference.layer_seconds.items()}
+        return FrameResult(seq, frame.timestamp, frame.label, self.backend.name, top, stats, latency,
+                           frame.image, self._model_input(x), values, self.artefact.manifest.model_sha256)
+
+    def _model_input(self, x: np.ndarray) -> np.ndarray:
+        """What the model saw, as a uint8 picture."""
+        p = self.preprocess
+        picture = ((x[0].astype(np.float32) - p.input_zero_point) * p.input_scale * 255).clip(0, 255).astype(np.uint8)
+        return picture.squeeze(-1) if picture.shape[-1] == 1 else picture
+
+    def close(self) -> None:
+        self.backend.close()
