@@ -45,6 +45,7 @@ def build_loop(config: Config, extra_sinks: list[Sink] | None = None) -> Service
                                   AnalysisSettings(r.top_k, r.channel_stats))
     settings = LoopSettings(max_fps=r.max_fps, queue=r.queue, frames=r.frames, status_every=r.status_every,
                             retry_max_seconds=s.retry_max_seconds, max_retries=s.max_retries)
+    layer_policy(config, analyzer.layer_names)  # a misspelt layer is an error at start, MQTT or not
     sinks = build_sinks(config, analyzer) + list(extra_sinks or [])
     return ServiceLoop(source, analyzer, sinks, settings, config.device_id, Counters())
 

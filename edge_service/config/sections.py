@@ -40,7 +40,7 @@ class SourceSection:
                       "samples, synthetic, picamera, camera:N, rtsp://..., a video, an image, a folder or a glob")
     loop: bool = option(False, "--loop", "start again when a file source ends", example=True)
     retry_max_seconds: float = option(30.0, "--retry-max-seconds", "longest wait between reconnects to a live source",
-                                      minimum=0.1)
+                                      minimum=0.1, maximum=3600)
     max_retries: int = option(0, "--max-retries", "live-source failures in a row before stopping (0: never)",
                               minimum=0)
 
@@ -67,7 +67,8 @@ class RunSection:
     frames: int = option(0, "--frames", "stop after this many frames (0: run until stopped)", minimum=0)
     top_k: int = option(3, "--top-k", "labels per prediction (at most the model's label count)", minimum=1)
     channel_stats: bool = option(True, "--channel-stats", "per-channel statistics in each result")
-    status_every: float = option(10.0, "--status-every", "seconds between status messages", minimum=0.1)
+    status_every: float = option(10.0, "--status-every", "seconds between status messages", minimum=0.1,
+                                 maximum=86400)
 
 
 @dataclass
@@ -97,7 +98,8 @@ class MqttSection:
     key_file: str = option("", "--mqtt-key-file", "client key for TLS")
     prefix: str = option("unseen", "--mqtt-prefix", "topic prefix: <prefix>/<device_id>/...",
                          check=no_topic_wildcards)
-    backoff_max: float = option(30.0, "--mqtt-backoff-max", "longest wait between reconnects", minimum=0.1)
+    backoff_max: float = option(30.0, "--mqtt-backoff-max", "longest wait between reconnects", minimum=0.1,
+                                maximum=3600)
     layers: str = option("", "--mqtt-layers", 'layers to publish as PNG: "all" or names, comma-separated')
     layers_every: float = option(5.0, "--mqtt-layers-every", "seconds between layer PNGs", minimum=0)
     discovery: bool = option(False, "--mqtt-discovery", "publish Home Assistant discovery")
