@@ -1,6 +1,6 @@
 """Where results go: the Sink interface, a JSON-lines file, a status file, a picture gallery.
 
-The MQTT publisher is another Sink; the pipeline does not know which ones it feeds.
+The MQTT publisher is another Sink; the loop does not know which ones it feeds.
 """
 
 from __future__ import annotations

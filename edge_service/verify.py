@@ -77,7 +77,7 @@ def report(interpreter: NumpyInterpreter, comparisons: list[Comparison], samples
     for op in graph.operators:
         index = op.outputs[0]
         cells = "".join(f" {_cell(c, index):>28}" for c in active)
-        lines.append(f"{interpreter.names[index][:24]:<24} {op.op:<18}{cells}")
+        lines.append(f"{display_name(interpreter.names[index])[:24]:<24} {op.op:<18}{cells}")
     ok = True
     for c in comparisons:
         if c.unavailable:
@@ -96,3 +96,10 @@ def _cell(c: Comparison, index: int) -> str:
     if index not in c.max_diff:
         return "-"
     return f"{c.max_diff[index]:g} / {c.mismatched[index]}"
+
+
+def display_name(tensor_name: str) -> str:
+    """A readable name for a tensor: TensorFlow's "model_1/predictions_1/MatMul;..." -> "predictions/MatMul"."""
+    first = tensor_name.split(";")[0]
+    parts = [p.rsplit("_", 1)[0] if p.rsplit("_", 1)[-1].isdigit() else p for p in first.split("/")]
+    return "/".join(parts[1:]) if len(parts) > 1 else parts[0]
