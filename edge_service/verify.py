@@ -39,9 +39,10 @@ class Comparison:
 
 
 # (name, our mode, tolerance, outputs only, factory). tflite-runtime 2.14's reference
-# FULLY_CONNECTED still requantizes in fixed point (mode tflm), and with
-# preserve_all_tensors it does not keep every internal tensor (one behind a SOFTMAX is
-# overwritten), so it is held to the model's outputs: every layer of an unseen model.
+# FULLY_CONNECTED still requantizes in fixed point (mode tflm). Its preserve_all_tensors
+# does not keep every internal tensor (a FULLY_CONNECTED output feeding a SOFTMAX can read
+# back as another tensor's bytes), so it is held to the model's outputs: every layer of an
+# unseen model. XNNPACK reuses buffers too: only outputs are readable there.
 RUNTIMES = (
     ("tflite-micro", "tflm", 0, False, lambda m: TflmOracle(m)),
     ("litert-ref", "litert-ref", 0, False, lambda m: LiteRTOracle(m, True)),
