@@ -1,6 +1,6 @@
 """The reference runtimes the numpy kernels are held to, reading every tensor.
 
-Each needs its optional package (tflite-micro, ai-edge-litert) and is imported lazily.
+Each needs its optional package (tflite-micro, ai-edge-litert or tflite-runtime) and is imported lazily.
 """
 
 from __future__ import annotations
@@ -23,13 +23,18 @@ class TflmOracle:
 
 
 class LiteRTOracle:
-    """LiteRT's interpreter: BUILTIN_REF kernels preserving every tensor, or the default XNNPACK path."""
+    """LiteRT's interpreter: BUILTIN_REF kernels preserving every tensor, or the default XNNPACK path.
 
-    def __init__(self, model: bytes, reference: bool = True) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-        kwargs = ({"experimental_op_resolver_type": OpResolverType.BUILTIN_REF,
+    `package` "tflite_runtime" runs the same on tflite-runtime (2.14 has both paths too).
+    Raises BackendUnavailable when the package is missing or cannot run under this numpy.
+    """
+
+    def __init__(self, model: bytes, reference: bool = True, package: str = "litert") -> None:
+        from edge_service.backends.litert_backend import interpreter_module
+        module = interpreter_module(package)
+        kwargs = ({"experimental_op_resolver_type": module.OpResolverType.BUILTIN_REF,
                    "experimental_preserve_all_tensors": True} if reference else {})
-        self.interpreter = Interpreter(model_content=model, **kwargs)
+        self.interpreter = module.Interpreter(model_content=model, **kwargs)
         self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
 

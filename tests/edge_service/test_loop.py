@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import threading
 import time
@@ -21,6 +22,14 @@ from edge_service.sinks import Sink
 from edge_service.sources import open_source
 from edge_service.sources.base import FrameSource, SourceError
 from edge_service.sources.synthetic import SyntheticSource
+
+
+# Runtime backends and their import names; `auto` tries them in this order.
+RUNTIMES = {"litert": "ai_edge_litert", "tflite-runtime": "tflite_runtime"}
+
+
+def _first_cpu_runtime() -> str:
+    return next((name for name, module in RUNTIMES.items() if importlib.util.find_spec(module)), "numpy")
 
 
 class Collect(Sink):
@@ -46,14 +55,16 @@ def _run(artefact, backend_name, source="samples", settings=None, analysis=None)
     return sink, counters
 
 
-def test_litert_and_numpy_agree_layer_by_layer_on_the_bundled_frames(shipped_model):
-    pytest.importorskip("ai_edge_litert")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_runtime_and_numpy_agree_layer_by_layer_on_the_bundled_frames(shipped_model, runtime):
+    pytest.importorskip(RUNTIMES[runtime])
     artefact = load_artefact(shipped_model)
-    litert_sink, _ = _run(artefact, "litert")
+    runtime_sink, _ = _run(artefact, runtime)
     numpy_sink, counters = _run(artefact, "numpy")
     assert counters.processed == 11 and len(numpy_sink.results) == 11
+    assert runtime_sink.statuses[-1]["backend"] == runtime
     scales = {layer.name: layer.scale for layer in artefact.manifest.layers}
-    for a, b in zip(litert_sink.results, numpy_sink.results):
+    for a, b in zip(runtime_sink.results, numpy_sink.results):
         assert a.source == b.source
         for name, values in a.values.items():
             # XNNPACK rounds once in fp32: within one quantum of the exact integer kernels.
@@ -80,13 +91,12 @@ def test_each_result_has_stats_latencies_and_status(shipped_model):
 
 
 def test_edgetpu_without_a_tpu_auto_falls_back_to_the_cpu_but_an_explicit_choice_fails(shipped_model, tmp_path):
-    pytest.importorskip("ai_edge_litert")
     folder = tmp_path / "model"
     shutil.copytree(shipped_model, folder)
     shutil.copy(folder / "model.tflite", folder / "model_edgetpu.tflite")
     artefact = load_artefact(folder)
     backend, notes = select_backend(artefact, "auto")
-    assert backend.name == "litert"
+    assert backend.name == _first_cpu_runtime()
     assert any("edgetpu" in n and "delegate" in n for n in notes), notes
     sink, counters = _run(artefact, "auto", settings=LoopSettings(frames=2))
     assert counters.processed == 2
