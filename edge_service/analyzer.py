@@ -64,6 +64,7 @@ class FrameAnalyzer:
         self.layers = {layer.name: layer for layer in artefact.manifest.layers}
         self.labels = artefact.manifest.labels
         self.layer_names = [layer.name for layer in artefact.manifest.layers]
+        self.quantization = {layer.name: (layer.scale, layer.zero_point) for layer in artefact.manifest.layers}
 
     def check_top_k(self, k: int) -> None:
         if not 1 <= k <= len(self.labels):
@@ -99,19 +100,21 @@ class FrameAnalyzer:
         t1 = time.perf_counter()
         inference = self.backend.infer(x)
         t2 = time.perf_counter()
-        values, stats = {}, {}
+        outputs, stats = {}, {}
         for name, q in inference.outputs.items():
-            v = dequantize(q[0] if q.shape[0] == 1 else q, self.layers[name])
-            values[name] = v
-            stats[name] = layer_stats(v, per_channel=self.settings.channel_stats)
-        top = top_k(values[self.layer_names[-1]], self.labels, self.settings.top_k)
+            q = q[0] if q.shape[0] == 1 else q
+            outputs[name] = q
+            stats[name] = layer_stats(q, *self.quantization[name], per_channel=self.settings.channel_stats)
+        last = self.layer_names[-1]
+        top = top_k(dequantize(outputs[last], self.layers[last]), self.labels, self.settings.top_k)
         t3 = time.perf_counter()
         latency = {"preprocess": round((t1 - t0) * 1000, 3), "inference": round((t2 - t1) * 1000, 3),
                    "statistics": round((t3 - t2) * 1000, 3), "total": round((t3 - t0) * 1000, 3)}
         if inference.layer_seconds:
             latency["layers"] = {k: round(v * 1000, 4) for k, v in inference.layer_seconds.items()}
         return FrameResult(seq, frame.timestamp, frame.label, self.backend.name, top, stats, latency,
-                           frame.image, self._model_input(x), values, self.artefact.manifest.model_sha256)
+                           frame.image, self._model_input(x), outputs, self.quantization,
+                           self.artefact.manifest.model_sha256)
 
     def _model_input(self, x: np.ndarray) -> np.ndarray:
         """What the model saw, as a uint8 picture."""

@@ -50,7 +50,7 @@ class ServiceLoop:
         self.reader: FrameReader | None = None
         self.state = "starting"
         self.paused = threading.Event()
-        self.rate_waiting = False     # drops while the rate limit holds the loop are not "queue full"
+        self.next_slot = 0.0          # before this, the rate limit holds the loop: drops are "rate_limit"
 
     # -- status -------------------------------------------------------------------------
     def status(self) -> dict:
@@ -95,7 +95,7 @@ class ServiceLoop:
             if self.source.live:
                 if len(self.queue) >= self.settings.queue:
                     self.queue.popleft()
-                    self.counters.drop("rate_limit" if self.rate_waiting else "queue_full")
+                    self.counters.drop("rate_limit" if time.monotonic() < self.next_slot else "queue_full")
             else:
                 while len(self.queue) >= self.settings.queue and not stop.is_set():
                     self.ready.wait(0.1)
@@ -126,16 +126,11 @@ class ServiceLoop:
         """Frame starts are at least 1/max_fps apart (read each time: `set` may change it)."""
         fps = self.settings.max_fps
         if fps <= 0 or last_start is None:
+            self.next_slot = 0.0
             return
-        self.rate_waiting = True
-        try:
-            while not stop.is_set():
-                left = last_start + 1.0 / fps - time.monotonic()
-                if left <= 0:
-                    break
-                stop.wait(left)
-        finally:
-            self.rate_waiting = False
+        self.next_slot = last_start + 1.0 / fps
+        while not stop.is_set() and (left := self.next_slot - time.monotonic()) > 0:
+            stop.wait(left)
 
     def _update_fps(self, previous: float | None, now: float) -> None:
         if previous is not None:
@@ -163,6 +158,8 @@ class ServiceLoop:
                     if frame is None:
                         break
                     last_start = time.monotonic()
+                    if self.settings.max_fps > 0:  # frames arriving before the next slot are skipped by the limit
+                        self.next_slot = last_start + 1.0 / self.settings.max_fps
                     self._process(frame)
                     now = time.monotonic()
                     self._update_fps(last_done, now)

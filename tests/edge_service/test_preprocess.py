@@ -44,3 +44,16 @@ def test_unknown_fit_is_a_model_error(manifest):
     manifest.preprocessing["fit"] = "zoom"
     with pytest.raises(ModelError, match="zoom"):
         Preprocessor(manifest)
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_the_pixel_table_equals_the_float_path_on_every_pixel_value(manifest, invert):
+    from edge_service.preprocess import quantize_input
+    manifest.preprocessing["invert"] = invert
+    p = Preprocessor(manifest)
+    frame = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    values = np.asarray(p.image(frame), np.float32) * np.float32(p.scale)
+    if invert:
+        values = np.float32(1.0) - values
+    expected = quantize_input(values, p.input_scale, p.input_zero_point).reshape(p.shape)
+    np.testing.assert_array_equal(p(frame), expected)
