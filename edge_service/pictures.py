@@ -7,6 +7,7 @@ A flat map (all one value) is drawn in the colormap's lowest colour.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -20,6 +21,7 @@ _GRAY = np.array([[0, 0, 0], [255, 255, 255]])
 LABEL_HEIGHT = 14
 
 
+@functools.lru_cache(maxsize=4)
 def colormap_table(name: str = "viridis") -> np.ndarray:
     anchors = {"viridis": _VIRIDIS, "gray": _GRAY}[name]
     pos = np.linspace(0, 1, len(anchors))
@@ -57,31 +59,88 @@ def upscale_for(shape: tuple[int, int], target: int = 96) -> int:
     return max(1, target // max(shape))
 
 
+def normalise_channels(maps: np.ndarray) -> np.ndarray:
+    """normalise() of each channel of (H, W, C) at once: one percentile call for every map."""
+    flat = maps.reshape(-1, maps.shape[-1])
+    lo, hi = np.percentile(flat, [1, 99], axis=0)
+    flat_lo, flat_hi = flat.min(axis=0), flat.max(axis=0)
+    narrow = hi <= lo
+    lo, hi = np.where(narrow, flat_lo, lo), np.where(narrow, flat_hi, hi)
+    span = hi - lo
+    flat_map = span <= 0
+    out = np.clip((maps - lo) / np.where(flat_map, 1.0, span), 0.0, 1.0)
+    out[..., flat_map] = 0.0
+    return out
+
+
+# Grids are palette images: LEVELS colours of the map, then GREYS for the background and the text.
+# A palette PNG is a third of an RGB one and encodes about three times faster.
+LEVELS, GREYS = 240, 16
+BACKGROUND = 24
+
+
+@functools.lru_cache(maxsize=4)
+def grid_palette(cmap: str = "viridis") -> list[int]:
+    table = colormap_table(cmap)[np.linspace(0, 255, LEVELS).round().astype(int)]
+    greys = np.linspace(BACKGROUND, 255, GREYS).round().astype(np.uint8)
+    return np.concatenate([table, np.repeat(greys[:, None], 3, axis=1)]).ravel().tolist()
+
+
+def _grey_indices(picture: Image.Image) -> np.ndarray:
+    """An L-mode picture (text on the background) as palette indices of the nearest grey."""
+    grey = np.asarray(picture, np.float32)
+    return (LEVELS + np.clip((grey - BACKGROUND) / (255 - BACKGROUND) * (GREYS - 1), 0, GREYS - 1).round()
+            ).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_strip(labels: tuple[str, ...], cell_w: int, pad: int, cols: int, width: int, fill: int) -> np.ndarray:
+    """The text above each cell (or a title), drawn once per layout: a live stream redraws the same labels."""
+    rows = math.ceil(len(labels) / cols)
+    strip = Image.new("L", (width, rows * LABEL_HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default()
+    for i, label in enumerate(labels):
+        r, c = divmod(i, cols)
+        draw.text((pad + c * (cell_w + pad), r * LABEL_HEIGHT), label, fill=fill, font=font)
+    return _grey_indices(strip)
+
+
 def feature_grid(maps: np.ndarray, labels: list[str] | None = None, title: str = "",
                  cmap: str = "viridis", target: int = 96) -> Image.Image:
-    """A labelled grid of the channels of `maps` (H, W, C) or a vector (C,) drawn as bars."""
+    """A labelled grid of the channels of `maps` (H, W, C) or a vector (C,) drawn as bars.
+
+    Drawn as one array (all channels normalised, coloured and upscaled together), then one image.
+    """
     maps = np.asarray(maps, dtype=np.float64)
     if maps.ndim == 1:
         return vector_chart(maps, labels, title)
     if maps.ndim == 2:
         maps = maps[:, :, None]
     h, w, count = maps.shape
-    labels = labels or [str(i) for i in range(count)]
     zoom = upscale_for((h, w), target)
-    cell_w, cell_h = w * zoom, h * zoom + LABEL_HEIGHT
+    cell_w, map_h = w * zoom, h * zoom
+    cell_h = map_h + LABEL_HEIGHT
+    labels = tuple(label[: max(4, cell_w // 6)] for label in (labels or [str(i) for i in range(count)]))
     rows, cols = grid_shape(count)
     top = LABEL_HEIGHT + 4 if title else 0
     pad = 4
-    sheet = Image.new("RGB", (cols * (cell_w + pad) + pad, top + rows * (cell_h + pad) + pad), (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default()
-    if title:
-        draw.text((pad, 2), title, fill=(230, 230, 230), font=font)
+    width, height = cols * (cell_w + pad) + pad, top + rows * (cell_h + pad) + pad
+    levels = (normalise_channels(maps) * (LEVELS - 1)).round().astype(np.uint8)
+    levels = levels.repeat(zoom, axis=0).repeat(zoom, axis=1)
+    canvas = np.full((height, width), LEVELS, np.uint8)
+    strip = _text_strip(labels, cell_w, pad, cols, width, 200)
+    for r in range(rows):
+        y = top + pad + r * (cell_h + pad)
+        canvas[y:y + LABEL_HEIGHT] = strip[r * LABEL_HEIGHT:(r + 1) * LABEL_HEIGHT]
     for i in range(count):
         r, c = divmod(i, cols)
-        x0, y0 = pad + c * (cell_w + pad), top + pad + r * (cell_h + pad)
-        draw.text((x0, y0), labels[i][: max(4, cell_w // 6)], fill=(200, 200, 200), font=font)
-        sheet.paste(render_map(maps[:, :, i], zoom, cmap), (x0, y0 + LABEL_HEIGHT))
+        x0, y0 = pad + c * (cell_w + pad), top + pad + r * (cell_h + pad) + LABEL_HEIGHT
+        canvas[y0:y0 + map_h, x0:x0 + cell_w] = levels[:, :, i]
+    if title:
+        canvas[2:2 + LABEL_HEIGHT] = _text_strip((title,), width, pad, 1, width, 230)[:, :width]
+    sheet = Image.fromarray(canvas, "P")
+    sheet.putpalette(grid_palette(cmap))
     return sheet
 
 

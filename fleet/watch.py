@@ -13,6 +13,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from edge_service.mqtt.layer_images import png_identity
 from edge_service.mqtt.link import MqttSettings, make_client
 from edge_service.pictures import html_page
 from fleet.errors import FleetError
@@ -41,10 +42,9 @@ class Watcher:
         prefix = settings.prefix.rstrip("/")
         self.topics = [f"{prefix}/{device}/result", f"{prefix}/{device}/status", f"{prefix}/{device}/layers/+"]
         self.seen: set[str] = set()
-        self.duplicates = self.results = self.images = self.malformed = 0
+        self.duplicates = self.results = self.images = self.malformed = self.save_errors = 0
         self.recent: deque[dict] = deque(maxlen=50)
         self.latest_layers: dict[str, str] = {}
-        self.last_result_of: dict[str, str] = {}     # device -> "<seq>-<id>" of its newest result
         self.statuses: dict[str, dict] = {}
         self.lock = threading.Lock()
         self.refused = ""
@@ -78,8 +78,8 @@ class Watcher:
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
             self.malformed += 1
             log.warning("skipped a malformed message on %s: %s", message.topic, exc)
-        except OSError as exc:
-            self.malformed += 1
+        except OSError as exc:  # the --save folder: full or gone
+            self.save_errors += 1
             log.error("cannot save %s: %s", message.topic, exc)
 
     def _handle(self, topic: str, payload: bytes) -> None:
@@ -104,16 +104,16 @@ class Watcher:
             self.seen.add(result["id"])
             self.results += 1
             self.recent.appendleft(result)
-            self.last_result_of[device] = f"{result.get('seq', 0):06d}-{result['id'][:8]}"
         top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in result.get("top", []))
         self.echo(f"[{device}] #{result.get('seq')} {top}  ({result.get('latency_ms', {}).get('total')} ms)")
 
     def _layer_image(self, device: str, layer: str, payload: bytes) -> None:
+        identity = png_identity(payload)  # which result it belongs to: the PNG says so itself
+        if "seq" not in identity or "id" not in identity or not identity["seq"].isdigit():
+            raise ValueError("a layer image without its unseen:seq and unseen:id")
+        name = f"{device}_{int(identity['seq']):06d}-{identity['id'][:8]}_{layer}.png"
         with self.lock:
             self.images += 1
-            # Named after the result the image belongs to (layer images follow their result).
-            frame = self.last_result_of.get(device, f"image{self.images:06d}")
-            name = f"{device}_{frame}_{layer}.png"
             self.latest_layers[f"{device}/{layer}"] = name
         (self.save / "layers" / name).write_bytes(payload)
 

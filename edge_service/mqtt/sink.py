@@ -15,10 +15,11 @@ import paho.mqtt.client as paho
 
 from edge_service.layer_policy import LayerImagePolicy
 from edge_service.mqtt.discovery import discovery_messages
-from edge_service.mqtt.layer_images import layer_png
+from edge_service.mqtt.layer_images import LayerEncoder
 from edge_service.mqtt.link import LinkHandlers, MqttLink, MqttSettings
 from edge_service.mqtt.outbox import Outbox
 from edge_service.mqtt.pump import OutboxPump
+from edge_service.mqtt.writer import OutboxWriter
 from edge_service.results import FrameResult
 from edge_service.sinks import Sink
 
@@ -37,6 +38,10 @@ class MqttSink(Sink):
         self.layer_policy = layer_policy or LayerImagePolicy()
         self.on_command = on_command
         self.pump = OutboxPump(outbox, settings.inflight, settings.v5)
+        self.writer = OutboxWriter(outbox, self.pump.committed)
+        self.pump.forget = self.writer.ack
+        self.images = LayerEncoder(lambda name, png, msg_id: self.writer.submit(
+            f"{self.base}/layers/{name}", png, "layer", msg_id))
         self.latest_status: dict | None = None
         self.status_dirty = False
         offline = json.dumps({"state": "offline", "device": device_id}).encode()
@@ -74,14 +79,13 @@ class MqttSink(Sink):
         self.link.start(wait)
 
     def publish(self, result: FrameResult) -> None:
+        """Queues the result for the next group commit; its layer images follow from the encoder."""
         payload = json.dumps(result.to_json(self.device_id)).encode()
-        self.outbox.put(f"{self.base}/result", payload, "result", result.id)
-        for name in self.layer_policy.layers_for(result):
-            self.outbox.put(f"{self.base}/layers/{name}", layer_png(name, result.values[name]), "layer",
-                            f"{result.id}:{name}")
+        self.writer.submit(f"{self.base}/result", payload, "result", result.id)
+        self.images.submit(result, self.layer_policy.layers_for(result))
 
     def describe(self) -> dict:
-        return {"outbox": self.outbox.stats(), "mqtt": {"connected": self.link.connected.is_set(),
+        return {"outbox": dict(self.outbox.stats(), not_stored=self.writer.not_stored), "mqtt": {"connected": self.link.connected.is_set(),
                                                        "broker": self.settings.address,
                                                        "acknowledged": self.pump.acked}}
 
@@ -90,13 +94,18 @@ class MqttSink(Sink):
         self.status_dirty = True
 
     def drain(self, timeout: float) -> bool:
-        """Waits until every stored message is acknowledged (or `timeout`); True if empty."""
-        return drain(self.pump, self.link, timeout)
+        """Waits until every queued message is stored and acknowledged (or `timeout`); True if empty."""
+        self.images.jobs.join()
+        self.writer.flush(timeout)
+        return drain(self.pump, self.link, timeout) and self.writer.flush(timeout)
 
     def close(self) -> None:
+        self.images.close()
+        self.writer.flush()
         if self.link.thread.is_alive() and self.link.connected.is_set():
             self.drain(self.settings.drain_seconds)
         self.link.stop()
+        self.writer.close()
         self.outbox.close()
 
 
