@@ -171,6 +171,8 @@ class ServiceLoop:
             stop.set()
             capture.join(timeout=5)
             self.state = "stopped" if self.capture_failure is None else "failed"
+            for sink in self.sinks:
+                sink.flush()
             self.send_status()
         if self.capture_failure is not None and not isinstance(self.capture_failure, EdgeError):
             raise EdgeError(f"the frame source failed: {self.capture_failure}")

@@ -20,6 +20,9 @@ class Sink:
     def status(self, status: dict) -> None:
         """The service's state, sent on start, periodically, on change and on stop."""
 
+    def flush(self) -> None:
+        """Finish what was handed over (before the final status, so that it describes all of it)."""
+
     def describe(self) -> dict:
         """What this sink adds to the status every sink receives (e.g. the outbox's state)."""
         return {}

@@ -84,6 +84,10 @@ class MqttSink(Sink):
         self.writer.submit(f"{self.base}/result", payload, "result", result.id)
         self.images.submit(result, self.layer_policy.layers_for(result))
 
+    def flush(self) -> None:
+        self.images.jobs.join()
+        self.writer.flush()
+
     def describe(self) -> dict:
         return {"outbox": dict(self.outbox.stats(), not_stored=self.writer.not_stored), "mqtt": {"connected": self.link.connected.is_set(),
                                                        "broker": self.settings.address,
@@ -95,8 +99,7 @@ class MqttSink(Sink):
 
     def drain(self, timeout: float) -> bool:
         """Waits until every queued message is stored and acknowledged (or `timeout`); True if empty."""
-        self.images.jobs.join()
-        self.writer.flush(timeout)
+        self.flush()
         return drain(self.pump, self.link, timeout) and self.writer.flush(timeout)
 
     def close(self) -> None:
