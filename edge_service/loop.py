@@ -62,11 +62,14 @@ class ServiceLoop:
                 "paused": self.paused.is_set(), "last_error": self.counters.last_error, "time": time.time()}
 
     def send_status(self) -> None:
-        status = self.status()
+        self._to_sinks("status", self.status())
+
+    def _to_sinks(self, method: str, item) -> None:
+        """Every sink gets `item`; a full disk or a gone folder is reported, not fatal."""
         for sink in self.sinks:
             try:
-                sink.status(status)
-            except EdgeError as exc:  # a status file on a full disk is reported, not fatal
+                getattr(sink, method)(item)
+            except EdgeError as exc:
                 self.counters.error("sink_errors", f"{type(sink).__name__}: {exc}")
                 log.error("%s: %s", type(sink).__name__, exc)
 
@@ -114,14 +117,6 @@ class ServiceLoop:
             return frame
 
     # -- the loop -----------------------------------------------------------------------
-    def _publish(self, result) -> None:
-        for sink in self.sinks:
-            try:
-                sink.publish(result)
-            except EdgeError as exc:  # a full disk or a gone folder is reported, not fatal
-                self.counters.error("sink_errors", f"{type(sink).__name__}: {exc}")
-                log.error("%s: %s", type(sink).__name__, exc)
-
     def _wait_for_slot(self, last_start: float | None, stop: threading.Event) -> None:
         """Frame starts are at least 1/max_fps apart (read each time: `set` may change it)."""
         fps = self.settings.max_fps
@@ -187,5 +182,5 @@ class ServiceLoop:
             self.counters.error("inference_errors", f"frame {frame.seq}: {exc}")
             log.error("frame %d failed: %s", frame.seq, exc)
             return
-        self._publish(result)
+        self._to_sinks("publish", result)
         self.counters.add("processed")

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from edge_service.sources.files import SAMPLES_DIR
 from unseen.cli import main
-from unseen.params import InputDir, InputFile, OutputDir, OutputFile
+from edge_service import paths
+from unseen.params import CheckedPath
 
 SAMPLE = str(sorted(SAMPLES_DIR.glob("*.png"))[0])
 SECONDS = 60  # far more than any refusal needs: a command still running then has accepted a bad value
@@ -66,12 +67,13 @@ SKIP_WITHOUT_TENSORFLOW = {"train"}
 def bad_values(param: click.Parameter, places) -> list[tuple[str, str]]:
     """(description, value) pairs that this parameter must refuse."""
     kind, name = param.type, param.name or ""
-    if isinstance(kind, InputFile):
+    check = kind.check if isinstance(kind, CheckedPath) else None
+    if check is paths.input_file:
         return [("missing", places["missing"]), ("a folder", places["folder"])]
-    if isinstance(kind, InputDir):
+    if check is paths.input_dir:
         return [("missing", places["missing"]), ("a file", places["random"])]
-    if isinstance(kind, (OutputFile, OutputDir)):
-        wrong = ("a folder", places["folder"]) if isinstance(kind, OutputFile) else ("a file", places["random"])
+    if check in (paths.output_file, paths.output_dir):
+        wrong = ("a folder", places["folder"]) if check is paths.output_file else ("a file", places["random"])
         return [wrong, ("under a file", places["under_a_file"]), ("unwritable", places["unwritable"])]
     if name == "model":
         return [("missing", places["missing"]), ("random bytes", places["random"]), ("empty", places["empty"]),

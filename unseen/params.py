@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,38 +11,34 @@ from edge_service import paths
 from edge_service.errors import UnseenError
 
 
-class _Checked(click.ParamType):
-    check = staticmethod(paths.output_file)
+class CheckedPath(click.ParamType):
+    """A path run through one of edge_service.paths' checks; its complaint is the usage error."""
 
-    def __init__(self, what: str | None = None) -> None:
-        self.what = what
+    def __init__(self, check: Callable[[Path, str], Path], name: str, what: str | None = None) -> None:
+        self.check, self.name, self.what = check, name, what
 
     def convert(self, value, param, ctx) -> Path:
-        what = self.what or (f"{param.human_readable_name}" if param else "path")
+        what = self.what or (param.human_readable_name if param else "path")
         try:
             return self.check(Path(value), what)
         except UnseenError as exc:
             self.fail(str(exc), param, ctx)
 
 
-class OutputFile(_Checked):
-    name = "file"
-    check = staticmethod(paths.output_file)
+def OutputFile(what: str | None = None) -> CheckedPath:  # noqa: N802 - used like a type
+    return CheckedPath(paths.output_file, "file", what)
 
 
-class OutputDir(_Checked):
-    name = "folder"
-    check = staticmethod(paths.output_dir)
+def OutputDir(what: str | None = None) -> CheckedPath:  # noqa: N802
+    return CheckedPath(paths.output_dir, "folder", what)
 
 
-class InputFile(_Checked):
-    name = "file"
-    check = staticmethod(paths.input_file)
+def InputFile(what: str | None = None) -> CheckedPath:  # noqa: N802
+    return CheckedPath(paths.input_file, "file", what)
 
 
-class InputDir(_Checked):
-    name = "folder"
-    check = staticmethod(paths.input_dir)
+def InputDir(what: str | None = None) -> CheckedPath:  # noqa: N802
+    return CheckedPath(paths.input_dir, "folder", what)
 
 
 def model_option(command):
