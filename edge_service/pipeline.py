@@ -154,17 +154,15 @@ class Pipeline:
             v = dequantize(q[0] if q.shape[0] == 1 else q, layer)
             values[name] = v
             stats[name] = layer_stats(v, per_channel=self.settings.channel_stats)
-        last = self.artefact.manifest.layers[-1].name
-        top = top_k(values[last], self.labels, self.settings.top_k)
+        top = top_k(values[self.artefact.manifest.prediction], self.labels, self.settings.top_k)
         t3 = time.perf_counter()
         latency = {"preprocess": round((t1 - t0) * 1000, 3), "inference": round((t2 - t1) * 1000, 3),
                    "statistics": round((t3 - t2) * 1000, 3), "total": round((t3 - t0) * 1000, 3)}
         if inference.layer_seconds:
             latency["layers"] = {k: round(v * 1000, 4) for k, v in inference.layer_seconds.items()}
-        model_input = ((x[0].astype(np.float32) - self.preprocess.input_zero_point)
-                       * self.preprocess.input_scale * 255).clip(0, 255).astype(np.uint8)
+        model_input = self.preprocess.picture(x)
         return FrameResult(frame.seq, frame.timestamp, frame.label, self.backend.name, top, stats, latency,
-                           frame.image, model_input.squeeze(-1) if model_input.shape[-1] == 1 else model_input,
+                           frame.image, model_input,
                            values, self.artefact.manifest.model_sha256)
 
     def _status_due(self, last: float) -> float:

@@ -8,6 +8,8 @@ from edge_service.manifest import LayerInfo
 
 
 def dequantize(q: np.ndarray, layer: LayerInfo) -> np.ndarray:
+    if not layer.scale:  # a float (or plain integer) tensor already holds its values
+        return q.astype(np.float32)
     return (q.astype(np.float32) - layer.zero_point) * np.float32(layer.scale)
 
 
