@@ -149,8 +149,8 @@ class Pipeline:
         inference = self.backend.infer(x)
         t2 = time.perf_counter()
         values, stats = {}, {}
-        for name, q in inference.outputs.items():
-            layer = self.layers[name]
+        for name, layer in self.layers.items():  # the manifest's order: from the input on
+            q = inference.outputs[name]
             v = dequantize(q[0] if q.shape[0] == 1 else q, layer)
             values[name] = v
             stats[name] = layer_stats(v, per_channel=self.settings.channel_stats)

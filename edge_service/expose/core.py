@@ -11,7 +11,7 @@ from pathlib import Path
 from edge_service.errors import ModelError
 from edge_service.expose.errors import ExposeError
 from edge_service.expose.flatbuf import read_model, write_model
-from edge_service.expose.graph_manifest import Preprocessing, build_manifest
+from edge_service.expose.graph_manifest import Preprocessing, build_manifest, read_labels
 from edge_service.expose.rewrite import expose_outputs
 from edge_service.manifest import MANIFEST_FILE, MODEL_FILE, Manifest, load_artefact, sha256_of
 
@@ -90,12 +90,14 @@ def runs_on(data: bytes, outputs: int) -> dict[str, str]:
     except ModelError as exc:
         states["numpy"] = f"refused: {exc}"
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:
         states["litert"] = "not installed (pip install ai-edge-litert)"
         return states
     try:
-        interpreter = Interpreter(model_content=data)
+        # LiteRT's own kernels decide; XNNPACK would only announce itself on stderr here.
+        interpreter = Interpreter(model_content=data,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         interpreter.allocate_tensors()
         got = len(interpreter.get_output_details())
         states["litert"] = "runs it" if got == outputs else f"returns {got} outputs, not {outputs}"
@@ -116,6 +118,7 @@ def expose_model(source: Path, output: Path, name: str | None = None, labels: Pa
                  preprocessing: Preprocessing | None = None, only_layers: list[str] | None = None) -> ExposeReport:
     source = Path(source)
     folder = check_output(output, source)
+    label_list = read_labels(labels) if labels is not None else None
     data, previous = _source(source)
     _validate(data)
     model = read_model(data)
@@ -133,7 +136,7 @@ def expose_model(source: Path, output: Path, name: str | None = None, labels: Pa
                "subgraphs": exposure.subgraphs, "numpy": states["numpy"], "litert": states["litert"],
                "skipped": exposure.skipped}
     manifest = build_manifest(model, exposure, exposed_bytes, _name(source, name, previous), labels,
-                              preprocessing or Preprocessing(), exposed, previous)
+                              preprocessing or Preprocessing(), exposed, previous, label_list)
     _write(folder, exposed_bytes, manifest)
     return ExposeReport(folder, manifest, len(exposure.outputs) - len(exposure.original), states)
 

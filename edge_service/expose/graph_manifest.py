@@ -42,19 +42,23 @@ def _dtype(tensor) -> str:
     return enum_names(schema().TensorType).get(tensor.type, "?").lower()
 
 
-def read_labels(path: Path | None, classes: int, where: str) -> list[str]:
-    if path is None:
-        return [str(i) for i in range(classes)]
+def read_labels(path: Path) -> list[str]:
+    """One label a line; blank lines are skipped."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise ExposeError(f"{path}: no such labels file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ExposeError(f"{path}: cannot read the labels ({exc})") from None
-    labels = [line.strip() for line in lines if line.strip()]
-    if len(labels) != classes:
-        raise ExposeError(f"{path}: {len(labels)} labels, but {where} has {classes} classes")
-    return labels
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _labels(given: list[str] | None, path: Path | None, classes: int, where: str) -> list[str]:
+    if given is None:
+        return [str(i) for i in range(classes)]
+    if len(given) != classes:
+        raise ExposeError(f"{path}: {len(given)} labels, but {where} has {classes} classes")
+    return given
 
 
 def _input_mapping(sub, inp, model) -> tuple[float, float]:
@@ -102,7 +106,8 @@ def _preprocessing(sub, model, options: Preprocessing, previous: dict | None) ->
 
 
 def build_manifest(model, exposure: Exposure, data: bytes, name: str, labels: Path | None,
-                   options: Preprocessing, exposed: dict, previous: Manifest | None = None) -> Manifest:
+                   options: Preprocessing, exposed: dict, previous: Manifest | None = None,
+                   label_list: list[str] | None = None) -> Manifest:
     sub = model.subgraphs[0]
     if not sub.inputs:
         raise ExposeError("the model has no input")
@@ -124,8 +129,8 @@ def build_manifest(model, exposure: Exposure, data: bytes, name: str, labels: Pa
     if labels is None and previous is not None:
         label_list = previous.labels
     else:
-        label_list = read_labels(labels, classes, f"the output {exposure.names.get(exposure.original[0])!r}"
-                                 if exposure.original else "the model")
+        where = f"the output {exposure.names[exposure.original[0]]!r}" if exposure.original else "the model"
+        label_list = _labels(label_list, labels, classes, where)
     outputs = [exposure.names[t] for t in exposure.original]
     return Manifest(
         name=name, labels=label_list,
