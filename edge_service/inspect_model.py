@@ -8,6 +8,7 @@ from pathlib import Path
 from edge_service.errors import ModelError
 from edge_service.manifest import (MANIFEST_FILE, ModelArtefact, default_model_dir, load_artefact,
                                    resolve_model_path)
+from edge_service.numpy_support import bytes_refusal
 from edge_service.tflite_graph import Graph, Operator, read_graph
 
 
@@ -44,14 +45,25 @@ def load_graph(model: Path | None) -> LoadedModel:
     folder = path if path.is_dir() else path.parent
     if (folder / MANIFEST_FILE).exists():
         artefact = load_artefact(path)
-        return LoadedModel(read_graph(artefact.model_bytes), artefact.model_bytes, artefact, artefact.model_path)
+        return LoadedModel(_read(artefact.model_bytes), artefact.model_bytes, artefact, artefact.model_path)
     if path.is_dir():
         raise ModelError(f"{path}: no {MANIFEST_FILE} and no model file")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
-    return LoadedModel(read_graph(data), data, None, path)
+    return LoadedModel(_read(data), data, None, path)
+
+
+def _read(data: bytes) -> Graph:
+    """The graph; a model of several subgraphs or with variables gets the line that names the op."""
+    try:
+        return read_graph(data)
+    except ModelError:
+        refusal = bytes_refusal(data)
+        if refusal:
+            raise ModelError(refusal) from None
+        raise
 
 
 def describe(model: Path | None) -> str:

@@ -8,7 +8,6 @@ import numpy as np
 
 from edge_service.numpy_interpreter import NumpyInterpreter
 from edge_service.oracles import LiteRTOracle, TflmOracle, sample_inputs
-from edge_service.tflite_graph import read_graph
 
 
 @dataclass
@@ -41,8 +40,8 @@ def _oracles(model: bytes) -> list[tuple[str, str, bool, object]]:
 
 
 def verify(model: bytes, samples: int = 20, seed: int = 0) -> tuple[NumpyInterpreter, list[Comparison]]:
-    graph = read_graph(model)
-    interpreters = {mode: NumpyInterpreter(graph, mode) for mode in ("tflm", "litert-ref")}
+    interpreters = {mode: NumpyInterpreter(model, mode) for mode in ("tflm", "litert-ref")}
+    graph = interpreters["tflm"].graph
     written = [op.outputs[0] for op in graph.operators]
     comparisons = []
     inputs = sample_inputs(graph.tensors[graph.inputs[0]].shape, graph.tensors[graph.inputs[0]].dtype,
