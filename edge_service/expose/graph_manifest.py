@@ -80,7 +80,8 @@ def _preprocessing(sub, model, options: Preprocessing, previous: dict | None) ->
     inp = sub.tensors[sub.inputs[0]]
     shape = [int(d) for d in (inp.shape if inp.shape is not None else [])]
     if len(shape) != 4 or shape[-1] not in (1, 3):
-        raise ExposeError(f"the model's input {inp.name!r} has shape {shape}; unseen shows image models "
+        name = inp.name.decode("utf-8", "replace") if isinstance(inp.name, bytes) else inp.name
+        raise ExposeError(f"the model's input {name!r} has shape {shape}; unseen shows image models "
                           "(batch, height, width, 1 or 3 channels)")
     p = dict(previous or {})
     if not p:
