@@ -9,7 +9,7 @@ import numpy as np
 
 from edge_service.expose.errors import ExposeError
 from edge_service.expose.flatbuf import schema
-from edge_service.expose.rewrite import Exposure, enum_names
+from edge_service.expose.rewrite import Exposure, enum_names, text
 from edge_service.manifest import LayerInfo, Manifest, sha256_of
 from edge_service.preprocess import FITS
 
@@ -135,7 +135,7 @@ def build_manifest(model, exposure: Exposure, data: bytes, name: str, labels: Pa
     outputs = [exposure.names[t] for t in exposure.original]
     return Manifest(
         name=name, labels=label_list,
-        input={"name": inp.name.decode() if isinstance(inp.name, bytes) else (inp.name or "input"),
-               "shape": [int(d) for d in inp.shape], "dtype": _dtype(inp), "scale": scale, "zero_point": zero},
+        input={"name": text(inp.name) or "input", "shape": [int(d) for d in inp.shape], "dtype": _dtype(inp),
+               "scale": scale, "zero_point": zero},
         preprocessing=_preprocessing(sub, model, options, previous.preprocessing if previous else None),
         layers=layers, model_sha256=sha256_of(data), exposed={**exposed, "outputs": outputs})

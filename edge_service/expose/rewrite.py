@@ -48,7 +48,7 @@ def op_name(model, opcode_index: int) -> str:
     return enum_names(fb.BuiltinOperator).get(builtin, f"UNKNOWN_OP_{builtin}")
 
 
-def _text(value) -> str:
+def text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
 
 
@@ -73,11 +73,11 @@ def expose_outputs(model, original: list[int] | None = None, only: list[str] | N
             ops[t], op_index[t] = name, position
             kind = types.get(tensors[t].type, "?")
             if kind not in VIEWABLE:
-                skipped.append(f"{_text(tensors[t].name)} ({name}): a {kind} tensor holds no values to show")
+                skipped.append(f"{text(tensors[t].name)} ({name}): a {kind} tensor holds no values to show")
             elif t not in original and t not in candidates:
                 candidates.append(t)
     labelled = original + candidates
-    names = dict(zip(labelled, layer_names([(_text(tensors[t].name), ops.get(t, "INPUT")) for t in labelled])))
+    names = dict(zip(labelled, layer_names([(text(tensors[t].name), ops.get(t, "INPUT")) for t in labelled])))
     if only is not None:
         by_name = {names[t]: t for t in candidates}
         unknown = [x for x in only if x not in by_name and x not in (names[t] for t in original)]
@@ -101,7 +101,7 @@ def _extend_signatures(model, added: list[int], names: dict[int, str]) -> None:
         if sig.subgraphIndex != 0:
             continue
         sig.outputs = [m for m in sig.outputs or [] if m.tensorIndex not in added]
-        keys = {_text(m.name) for m in sig.outputs}
+        keys = {text(m.name) for m in sig.outputs}
         for t in added:
             key, k = names[t], 1
             while key in keys:

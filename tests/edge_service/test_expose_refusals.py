@@ -107,3 +107,25 @@ def test_the_output_folder_is_checked_before_the_work(refused, tmp_path):
         expose_model(tmp_path / "model.tflite", tmp_path)
     (tmp_path / "a-file").write_text("")
     assert "is a file, not a folder" in _error("expose", good, "-o", tmp_path / "a-file" / "m")
+
+
+def test_mutated_and_truncated_models_are_refused_or_exposed_never_crash(refused, tmp_path):
+    import numpy as np
+    from edge_service.errors import UnseenError
+    data = refused["log_softmax"].with_suffix(".tflite").read_bytes()
+    rng = np.random.default_rng(7)
+    outcomes = {"exposed": 0, "refused": 0}
+    for i in range(120):
+        mutated = bytearray(data)
+        for _ in range(rng.integers(1, 8)):
+            mutated[rng.integers(8, len(mutated))] = rng.integers(0, 256)
+        if i % 10 == 0:
+            mutated = mutated[:rng.integers(8, len(mutated))]
+        path = tmp_path / f"m{i}.tflite"
+        path.write_bytes(bytes(mutated))
+        try:
+            expose_model(path, tmp_path / f"out{i}")
+            outcomes["exposed"] += 1
+        except UnseenError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0 and sum(outcomes.values()) == 120
