@@ -31,21 +31,24 @@ def bytes_refusal(data: bytes) -> str | None:
         model = tflite.Model.GetRootAsModel(bytes(data), 0)
         count = model.SubgraphsLength()
         sub = model.Subgraphs(0)
+        found = []  # (kind, who): a stateful op before a control-flow one, an op with a named output first
         for i in range(sub.OperatorsLength()):
             raw = sub.Operators(i)
             code = model.OperatorCodes(raw.OpcodeIndex())
             op = _OP_NAMES.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "?")
-            if op not in SUBGRAPH_OPS | STATEFUL_OPS:
-                continue
-            out = raw.Outputs(0) if raw.OutputsLength() else -1
-            name = (sub.Tensors(out).Name() or b"?").decode("utf-8", "replace") if out >= 0 else f"operator {i}"
-            if op in STATEFUL_OPS:
-                return (f"layer {name!r} ({op}) keeps state in a resource variable: the numpy kernels "
-                        f"are stateless{HINT}")
-            return (f"layer {name!r} ({op}) runs another subgraph: the numpy kernels run models of one "
-                    f"subgraph, this one has {count}{HINT}")
+            if op in SUBGRAPH_OPS | STATEFUL_OPS:
+                out = raw.Outputs(0) if raw.OutputsLength() else -1
+                who = (f"layer {(sub.Tensors(out).Name() or b'?').decode('utf-8', 'replace')!r} ({op})" if out >= 0
+                       else f"operator {i} ({op})")
+                found.append((op not in STATEFUL_OPS, out < 0, i, who))
     except Exception:  # a corrupt file: the graph reader says what is wrong
         return None
+    if found:
+        control_flow, _, _, who = min(found)
+        if not control_flow:
+            return f"{who} keeps state in a resource variable: the numpy kernels are stateless{HINT}"
+        return (f"{who} runs another subgraph: the numpy kernels run models of one subgraph, "
+                f"this one has {count}{HINT}")
     if count > 1:
         return f"the model has {count} subgraphs: the numpy kernels run models of one subgraph{HINT}"
     return None

@@ -23,6 +23,8 @@ REFUSED = {
              "run it with --backend litert",
     "while_loop": "layer 'while' (WHILE) runs another subgraph: the numpy kernels run models of one subgraph, "
                   "this one has 3; run it with --backend litert",
+    "variable": "layer 'Variable' (VAR_HANDLE) keeps state in a resource variable: the numpy kernels are stateless; "
+                "run it with --backend litert",
 }
 
 
@@ -37,7 +39,7 @@ def refused(tmp_path_factory) -> dict[str, Path]:
     from tests.edge_service import third_party
     root = tmp_path_factory.mktemp("refused")
     builders = {"log_softmax": third_party.log_softmax_model, "float": third_party.float_model,
-                "while_loop": third_party.while_loop_model}
+                "while_loop": third_party.while_loop_model, "variable": third_party.variable_model}
     folders = {}
     for name, build in builders.items():
         (root / f"{name}.tflite").write_bytes(build())

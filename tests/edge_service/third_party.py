@@ -92,3 +92,23 @@ def while_loop_model() -> bytes:
         return tf.nn.relu(y - 0.1)
 
     return convert(dim, None)
+
+
+def variable_model() -> bytes:
+    """A resource variable that accumulates frames (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE)."""
+    import tensorflow as tf
+
+    class Accumulate(tf.Module):
+        def __init__(self) -> None:
+            self.total = tf.Variable(tf.zeros([1, 8, 8, 3]))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 3], tf.float32)])
+        def __call__(self, x):
+            self.total.assign_add(x)
+            return tf.nn.relu(self.total * 0.5)
+
+    module = Accumulate()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()], module)
+    converter.experimental_enable_resource_variables = True
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
