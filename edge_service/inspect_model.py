@@ -73,7 +73,12 @@ def describe(model: Path | None) -> str:
     if artefact is not None:
         m = artefact.manifest
         t = m.training
-        lines.append(f"name {m.name}, sha256 {m.model_sha256[:16]}..., labels {', '.join(m.labels)}")
+        shown = ", ".join(m.labels[:12]) + (f", ... ({len(m.labels)} labels)" if len(m.labels) > 12 else "")
+        lines.append(f"name {m.name}, sha256 {m.model_sha256[:16]}..., labels {shown}")
+        if m.exposed:
+            e = m.exposed
+            lines.append(f"exposed from {e.get('source')} (sha256 {str(e.get('source_sha256'))[:16]}...), original "
+                         f"outputs {', '.join(e.get('outputs', []))}; numpy: {e.get('numpy')}; litert: {e.get('litert')}")
         if "int8_accuracy" in t:
             lines.append(f"accuracy: float {t['float_accuracy']:.2%}, int8 {t['int8_accuracy']:.2%} "
                          f"on {t.get('test_images', '?')} test images of {t.get('dataset', '?')}")
