@@ -78,7 +78,8 @@ def describe(model: Path | None) -> str:
         if m.exposed:
             e = m.exposed
             lines.append(f"exposed from {e.get('source')} (sha256 {str(e.get('source_sha256'))[:16]}...), original "
-                         f"outputs {', '.join(e.get('outputs', []))}; numpy: {e.get('numpy')}; litert: {e.get('litert')}")
+                         f"outputs {', '.join(e.get('outputs', []))}; numpy: {e.get('numpy')}; "
+                         f"litert: {e.get('litert')}")
         if "int8_accuracy" in t:
             lines.append(f"accuracy: float {t['float_accuracy']:.2%}, int8 {t['int8_accuracy']:.2%} "
                          f"on {t.get('test_images', '?')} test images of {t.get('dataset', '?')}")

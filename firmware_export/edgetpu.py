@@ -75,10 +75,11 @@ def export_edgetpu(model: Path | None, output: Path | None = None) -> tuple[list
     split = split + "\n" if split else ""
     compiler = shutil.which("edgetpu_compiler")
     if compiler is None:
-        return problems, split + ("edgetpu_compiler is not installed here. On an x86-64 Debian or Ubuntu machine, install "
-                          "the edgetpu-compiler package from Coral's apt repository, then run:\n"
-                          f"  edgetpu_compiler --show_operations --out_dir {output or path.parent} {path}\n"
-                          "and copy model_edgetpu.tflite beside model.tflite on the device.")
+        return problems, split + (
+            "edgetpu_compiler is not installed here. On an x86-64 Debian or Ubuntu machine, install "
+            "the edgetpu-compiler package from Coral's apt repository, then run:\n"
+            f"  edgetpu_compiler --show_operations --out_dir {output or path.parent} {path}\n"
+            "and copy model_edgetpu.tflite beside model.tflite on the device.")
     out_dir = output or path.parent
     try:
         done = subprocess.run([compiler, "--show_operations", "--out_dir", str(out_dir), str(path)],

@@ -154,7 +154,8 @@ def test_preprocessing_flags(mobilenet, tmp_path, flags, expected):
 def test_the_preprocessor_applies_mean_scale_and_bgr(mobilenet, tmp_path):
     from edge_service.preprocess import Preprocessor
     source, _ = mobilenet
-    _cli("expose", source, "--mean", "100,50,0", "--scale", "0.01", "--bgr", "--resize", "stretch", "-o", tmp_path / "m")
+    _cli("expose", source, "--mean", "100,50,0", "--scale", "0.01", "--bgr", "--resize", "stretch",
+         "-o", tmp_path / "m")
     pre = Preprocessor(load_artefact(tmp_path / "m").manifest)
     frame = np.zeros((96, 96, 3), np.uint8)
     frame[..., 0], frame[..., 2] = 200, 10          # red 200, blue 10
