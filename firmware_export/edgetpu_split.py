@@ -44,7 +44,7 @@ class EdgeTpuSplit:
             return []
         pushed = sorted(self.cost, key=lambda n: -self.cost[n])
         out = [f"{len(self.cpu_ops)} of {self.total_ops} ops would run on the CPU because an earlier layer is "
-               f"now a model output (the compiler leaves the ops after a readable tensor to the CPU, as its "
+               f"a model output (the compiler leaves the ops after a readable tensor to the CPU, as its "
                f"--intermediate_tensors flag documents; its --show_operations log has the final word); "
                f"layers that cut the compiled part: {', '.join(pushed[:SHOWN])}"
                + (f" and {len(pushed) - SHOWN} more" if len(pushed) > SHOWN else "")]

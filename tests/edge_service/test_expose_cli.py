@@ -101,7 +101,7 @@ def test_export_edgetpu_names_the_cpu_layers_and_offers_the_split(mobilenet, tmp
     # Keras numbers its auto-named layers per process: read the names back rather than assume them.
     gap = next(l.name for l in load_artefact(folder).manifest.layers if l.op == "MEAN")
     out = _cli("export", "edgetpu", folder).output
-    assert "64 of 65 ops would run on the CPU because an earlier layer is now a model output" in out
+    assert "64 of 65 ops would run on the CPU because an earlier layer is a model output" in out
     assert f"unseen expose {folder} --only-layers predictions,{gap},out_relu" in out
     variant = tmp_path / "edgetpu"
     out = _cli("expose", folder, "--only-layers", f"out_relu,{gap}", "-o", variant).output
