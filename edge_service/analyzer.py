@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from edge_service.backends import Backend, select_backend
 from edge_service.errors import EdgeError
 from edge_service.manifest import ModelArtefact, load_artefact
@@ -101,26 +99,21 @@ class FrameAnalyzer:
         inference = self.backend.infer(x)
         t2 = time.perf_counter()
         outputs, stats = {}, {}
-        for name, q in inference.outputs.items():
+        for name in self.layer_names:  # the manifest's order: from the input on
+            q = inference.outputs[name]
             q = q[0] if q.shape[0] == 1 else q
             outputs[name] = q
             stats[name] = layer_stats(q, *self.quantization[name], per_channel=self.settings.channel_stats)
-        last = self.layer_names[-1]
-        top = top_k(dequantize(outputs[last], self.layers[last]), self.labels, self.settings.top_k)
+        prediction = self.artefact.manifest.prediction
+        top = top_k(dequantize(outputs[prediction], self.layers[prediction]), self.labels, self.settings.top_k)
         t3 = time.perf_counter()
         latency = {"preprocess": round((t1 - t0) * 1000, 3), "inference": round((t2 - t1) * 1000, 3),
                    "statistics": round((t3 - t2) * 1000, 3), "total": round((t3 - t0) * 1000, 3)}
         if inference.layer_seconds:
             latency["layers"] = {k: round(v * 1000, 4) for k, v in inference.layer_seconds.items()}
         return FrameResult(seq, frame.timestamp, frame.label, self.backend.name, top, stats, latency,
-                           frame.image, self._model_input(x), outputs, self.quantization,
+                           frame.image, self.preprocess.picture(x), outputs, self.quantization,
                            self.artefact.manifest.model_sha256)
-
-    def _model_input(self, x: np.ndarray) -> np.ndarray:
-        """What the model saw, as a uint8 picture."""
-        p = self.preprocess
-        picture = ((x[0].astype(np.float32) - p.input_zero_point) * p.input_scale * 255).clip(0, 255).astype(np.uint8)
-        return picture.squeeze(-1) if picture.shape[-1] == 1 else picture
 
     def close(self) -> None:
         self.backend.close()

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_service.errors import FrameError, ModelError
-from edge_service.kernels import KERNELS, supported_ops
+from edge_service.kernels import KERNELS
 from edge_service.kernels.registry import MAX_WORKSPACE_BYTES, MODES
+from edge_service.numpy_support import bytes_refusal, numpy_refusal
 from edge_service.tflite_graph import Graph, read_graph
 
 
@@ -29,11 +30,13 @@ class NumpyInterpreter:
         if mode not in MODES:
             raise ModelError(f"unknown arithmetic mode {mode!r}; choose from {', '.join(MODES)}")
         self.mode = mode
+        refusal = None if isinstance(model, Graph) else bytes_refusal(model)
+        if refusal:
+            raise ModelError(refusal)
         self.graph = model if isinstance(model, Graph) else read_graph(model)
-        missing = sorted({op.op for op in self.graph.operators} - set(KERNELS))
-        if missing:
-            raise ModelError(f"the numpy kernels do not support {', '.join(missing)} "
-                             f"(supported: {', '.join(supported_ops())})")
+        refusal = numpy_refusal(self.graph)
+        if refusal:
+            raise ModelError(refusal)
         if len(self.graph.inputs) != 1:
             raise ModelError(f"the model has {len(self.graph.inputs)} inputs; one is supported")
         activations = sum(t.nbytes for t in self.graph.tensors if t.data is None)

@@ -43,4 +43,6 @@ class FrameResult:
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    if not scale:  # a float (or plain integer) tensor already holds its values
+        return q.astype(np.float32)
     return (q.astype(np.float32) - zero_point) * np.float32(scale)

@@ -23,7 +23,7 @@ def channel_view(values: np.ndarray) -> np.ndarray:
 
 
 def _real(q, scale: float, zero_point: int) -> np.ndarray:
-    return (np.asarray(q, np.float64) - zero_point) * scale
+    return (np.asarray(q, np.float64) - zero_point) * (scale or 1.0)  # scale 0: a float tensor
 
 
 def layer_stats(q: np.ndarray, scale: float, zero_point: int, top: int = 3, per_channel: bool = True) -> dict:
@@ -34,7 +34,7 @@ def layer_stats(q: np.ndarray, scale: float, zero_point: int, top: int = 3, per_
     by_channel = channel_view(q)
     positions = by_channel.shape[0]
     mins, maxs = by_channel.min(axis=0), by_channel.max(axis=0)
-    sums = by_channel.sum(axis=0, dtype=np.int64)
+    sums = by_channel.sum(axis=0, dtype=np.int64 if np.issubdtype(q.dtype, np.integer) else np.float64)
     active = np.count_nonzero(by_channel > zero_point, axis=0)
     total = q.size
     stats = {

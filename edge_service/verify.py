@@ -9,7 +9,7 @@ import numpy as np
 from edge_service.errors import EdgeError
 from edge_service.numpy_interpreter import NumpyInterpreter
 from edge_service.oracles import LiteRTOracle, TflmOracle, sample_inputs
-from edge_service.tflite_graph import Graph, read_graph
+from edge_service.tflite_graph import Graph
 
 
 @dataclass
@@ -108,8 +108,8 @@ def _compare_per_op(c: Comparison, oracle, interpreter: NumpyInterpreter, x: np.
 
 
 def verify(model: bytes, samples: int = 20, seed: int = 0) -> tuple[NumpyInterpreter, list[Comparison]]:
-    graph = read_graph(model)
-    interpreters = {mode: NumpyInterpreter(graph, mode) for mode in ("tflm", "litert-ref")}
+    interpreters = {mode: NumpyInterpreter(model, mode) for mode in ("tflm", "litert-ref")}
+    graph = interpreters["tflm"].graph
     inputs = sample_inputs(graph.tensors[graph.inputs[0]].shape, graph.tensors[graph.inputs[0]].dtype,
                            samples, seed)
     comparisons = []

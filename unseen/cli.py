@@ -67,10 +67,10 @@ def main(debug: bool) -> None:
 
 
 def _register() -> None:
-    from unseen.commands import export, model, mqtt, service
+    from unseen.commands import export, expose, model, mqtt, service
     for command in (model.train, model.convert, model.inspect, model.verify, service.serve, service.layers,
                     service.filters, mqtt.outbox, mqtt.watch, mqtt.broker, export.export, export.install,
-                    export.rollback):
+                    export.rollback, expose.expose):
         main.add_command(command)
 
 
