@@ -107,6 +107,7 @@ class ConversionMatrix:
             raise ConversionError(f"malformed conversion matrix: {exc}") from exc
 
     def save(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(self.to_json(), indent=1))
 
     @classmethod

@@ -18,12 +18,15 @@ def _reason(exc: OSError) -> str:
 
 
 def _probe_folder(folder: Path, what: str) -> None:
-    """Creates `folder` if needed and writes a file in it: as root, permission bits alone prove nothing."""
-    if folder.exists() and not folder.is_dir():
-        raise PathError(f"{what} {folder} is a file, not a folder")
+    """Writes a file in `folder`, or in its nearest existing parent when it does not exist yet (as
+    root, permission bits alone prove nothing); creates nothing, so a refused input leaves no trace."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PathError(f"{what} {folder}: {existing} is a file, not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".unseen-probe-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".unseen-probe-"):
             pass
     except OSError as exc:
         raise PathError(f"cannot write {what} {folder}: {_reason(exc)}") from None

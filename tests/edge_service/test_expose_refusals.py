@@ -57,7 +57,7 @@ def test_expose_names_the_refusal_and_litert_still_runs_it(refused, name, tmp_pa
     assert load_artefact(refused[name]).manifest.exposed["numpy"] == f"refused: {REFUSED[name]}"
     numpy = _invoke("layers", DIGIT, "--model", refused[name], "--backend", "numpy", "-o", tmp_path / "n")
     assert numpy.exit_code == 2 and numpy.output.strip().splitlines()[-1] == f"error: {REFUSED[name]}"
-    verify = _invoke("verify", refused[name])
+    verify = _invoke("verify", "--model", refused[name])
     assert verify.exit_code == 2 and verify.output.strip() == f"error: {REFUSED[name]}"
     litert = _invoke("layers", DIGIT, "--model", refused[name], "--backend", "litert", "-o", tmp_path / "l")
     assert litert.exit_code == 0, litert.output
@@ -93,11 +93,11 @@ def test_bad_inputs_are_one_clear_line(refused, tmp_path):
     assert "not a TFLite model" in _error("expose", tmp_path / "notes.txt", "-o", out)
     assert "corrupt" in _error("expose", tmp_path / "cut.tflite", "-o", out)
     assert "error:" in _error("expose", tmp_path / "junk.tflite", "-o", out)
-    assert "no such model" in _error("expose", tmp_path / "missing.tflite", "-o", out)
-    assert "no such labels file" in _error("expose", good, "--labels", tmp_path / "none.txt", "-o", out)
+    assert "missing.tflite does not exist" in _error("expose", tmp_path / "missing.tflite", "-o", out)
+    assert "labels file" in _error("expose", good, "--labels", tmp_path / "none.txt", "-o", out)
     assert "3 labels, but the output 'log_softmax' has 5 classes" in _error(
         "expose", good, "--labels", tmp_path / "three.txt", "-o", out)
-    assert "is not a folder" in _error("expose", good, "-o", tmp_path / "notes.txt")
+    assert "is a file, not a folder" in _error("expose", good, "-o", tmp_path / "notes.txt")
     assert "--mean: give one value or one per channel" in _error("expose", good, "--mean", "1,2", "-o", out)
     assert not out.exists(), "nothing is written for a refused input"
 

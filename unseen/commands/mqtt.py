@@ -113,6 +113,7 @@ def broker(port, port_file) -> None:
     with EmbeddedBroker(port) as running:
         click.echo(f"{running.kind} listening on 127.0.0.1:{running.port}", err=True)
         if port_file:
+            port_file.parent.mkdir(parents=True, exist_ok=True)
             port_file.write_text(str(running.port))
         try:
             while running.alive() and not stop.wait(0.5):
