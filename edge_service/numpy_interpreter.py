@@ -39,6 +39,8 @@ class NumpyInterpreter:
                              f"(supported: {', '.join(supported_ops())})")
         if len(self.graph.inputs) != 1:
             raise ModelError(f"the model has {len(self.graph.inputs)} inputs; one is supported")
+        if not self.graph.outputs:
+            raise ModelError("the model has no outputs")
         activations = sum(t.nbytes for t in self.graph.tensors if t.data is None)
         if activations > MAX_WORKSPACE_BYTES:
             raise ModelError(f"the model's tensors would take {activations >> 20} MiB; refusing")

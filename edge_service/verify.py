@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_service.numpy_interpreter import NumpyInterpreter
+from edge_service.numpy_interpreter import NumpyInterpreter, written_tensors
 from edge_service.oracles import LiteRTOracle, TflmOracle, sample_inputs
 from edge_service.tflite_graph import read_graph
 
@@ -43,7 +43,7 @@ def _oracles(model: bytes) -> list[tuple[str, str, bool, object]]:
 def verify(model: bytes, samples: int = 20, seed: int = 0) -> tuple[NumpyInterpreter, list[Comparison]]:
     graph = read_graph(model)
     interpreters = {mode: NumpyInterpreter(graph, mode) for mode in ("tflm", "litert-ref")}
-    written = [op.outputs[0] for op in graph.operators]
+    written = written_tensors(graph)
     comparisons = []
     inputs = sample_inputs(graph.tensors[graph.inputs[0]].shape, graph.tensors[graph.inputs[0]].dtype,
                            samples, seed)
@@ -75,9 +75,9 @@ def report(interpreter: NumpyInterpreter, comparisons: list[Comparison], samples
     lines = [f"{samples} sample inputs (saturating extremes first); cells are max diff / mismatched values",
              header, "-" * len(header)]
     for op in graph.operators:
-        index = op.outputs[0]
-        cells = "".join(f" {_cell(c, index):>28}" for c in active)
-        lines.append(f"{interpreter.names[index][:24]:<24} {op.op:<18}{cells}")
+        for index in op.outputs:  # SPLIT and UNPACK write several
+            cells = "".join(f" {_cell(c, index):>28}" for c in active)
+            lines.append(f"{interpreter.names[index][:24]:<24} {op.op:<18}{cells}")
     ok = True
     for c in comparisons:
         if c.unavailable:

@@ -50,10 +50,23 @@ class TransposeConv(Kernel):
         _, oh, ow, oc = self.output.shape
         shifted = (x.astype(np.int32) - self.input_zero_point).astype(self.dtype).reshape(-1, ic)
         taps = (shifted @ self.weights).astype(np.int64).reshape(n, h, w, kh, kw, oc)
-        canvas_h, canvas_w = max((h - 1) * sh + kh, ph + oh), max((w - 1) * sw + kw, pw + ow)
-        acc = np.zeros((n, canvas_h, canvas_w, oc), np.int64)
+        acc = np.zeros((n, oh, ow, oc), np.int64)
         for fy in range(kh):
+            rows = _landing(h, sh, fy - ph, oh)
             for fx in range(kw):
-                acc[:, fy:fy + (h - 1) * sh + 1:sh, fx:fx + (w - 1) * sw + 1:sw] += taps[:, :, :, fy, fx]
-        acc = acc[:, ph:ph + oh, pw:pw + ow] + self.bias_values
+                cols = _landing(w, sw, fx - pw, ow)
+                if rows and cols:
+                    (y0, y1, oy), (x0, x1, ox) = rows, cols
+                    acc[:, oy:oy + (y1 - y0 - 1) * sh + 1:sh, ox:ox + (x1 - x0 - 1) * sw + 1:sw] += \
+                        taps[:, y0:y1, x0:x1, fy, fx]
+        acc += self.bias_values
         return requantize(acc, self.multiplier, self.shift, self.output.zero_point, self.lo, self.hi)
+
+
+def _landing(size: int, stride: int, offset: int, out_size: int) -> tuple[int, int, int] | None:
+    """(first, end, first target) of the input indices i whose target i * stride + offset is inside."""
+    first = max(0, -(offset // stride) if offset < 0 else 0)
+    while first < size and first * stride + offset < 0:
+        first += 1
+    end = min(size, (out_size - 1 - offset) // stride + 1) if out_size - 1 - offset >= 0 else 0
+    return (first, end, first * stride + offset) if first < end else None

@@ -19,7 +19,7 @@ from edge_service.tflite_graph import read_graph
 ZOO_DIR = Path(__file__).parent / "zoo"
 #: saturating inputs first (all -128, all 127, alternating), then random ones
 INPUTS = 4
-LARGE_MODEL_INPUTS = 2  # architectures: their references dominate the stored size
+LARGE_MODEL_INPUTS = 3  # the saturating ones: larger models' references dominate the stored size
 LARGE_MODEL_BYTES = 300_000
 
 
@@ -55,24 +55,41 @@ def input_count(model: bytes) -> int:
     return LARGE_MODEL_INPUTS if len(model) > LARGE_MODEL_BYTES else INPUTS
 
 
-def make_references(model: bytes, count: int | None = None) -> References:
-    """Runs both oracles on the stored inputs and reads every tensor an op writes."""
+def make_references(model: bytes, count: int | None = None, inputs: np.ndarray | None = None,
+                    candidates: int = 400) -> References:
+    """Both oracles' value of every tensor an op writes, on `inputs` or on chosen ones.
+
+    Chosen inputs: the saturating extremes, then random ones, each preferred among
+    `candidates` for making the two oracles disagree somewhere (where they can), so the
+    stored references tell the two arithmetic modes apart.
+    """
     from edge_service.oracles import LiteRTOracle, TflmOracle
 
     graph = read_graph(model)
     source = graph.tensors[graph.inputs[0]]
-    inputs = np.stack(sample_inputs(source.shape, source.dtype, count or input_count(model)))
     tensors = written_tensors(graph)
-    runs = {"tflm": TflmOracle(model), "litert": LiteRTOracle(model, reference=True)}
-    rows: dict[str, dict[int, list[np.ndarray]]] = {k: {i: [] for i in tensors} for k in runs}
-    for x in inputs:
-        for oracle_name, oracle in runs.items():
-            values = oracle.run(x, tensors)
-            for i in tensors:
-                rows[oracle_name][i].append(np.asarray(values[i]).reshape(graph.tensors[i].shape).copy())
-    tflm = {i: np.stack(v) for i, v in rows["tflm"].items()}
-    litert = {i: np.stack(v) for i, v in rows["litert"].items()}
-    return References(inputs, tflm, {i: v for i, v in litert.items() if not np.array_equal(v, tflm[i])})
+    tflm, litert = TflmOracle(model), LiteRTOracle(model, reference=True)
+
+    def run(x: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        a, b = tflm.run(x, tensors), litert.run(x, tensors)
+        shape = lambda i, v: np.asarray(v).reshape(graph.tensors[i].shape).copy()
+        return {i: shape(i, a[i]) for i in tensors}, {i: shape(i, b[i]) for i in tensors}
+
+    if inputs is None:
+        count = count or input_count(model)
+        pool = sample_inputs(source.shape, source.dtype, 3 + max(count - 3, 0) * candidates)
+        chosen = pool[:min(count, 3)]
+        for k in range(max(count - 3, 0)):
+            options = pool[3 + k * candidates: 3 + (k + 1) * candidates]
+            differing = (x for x in options if any(not np.array_equal(u, v) for u, v in
+                                                   zip(*(d.values() for d in run(x)))))
+            chosen.append(next(differing, options[0]))
+        inputs = np.stack(chosen)
+    rows = [run(x) for x in inputs]
+    tflm_rows = {i: np.stack([r[0][i] for r in rows]) for i in tensors}
+    litert_rows = {i: np.stack([r[1][i] for r in rows]) for i in tensors}
+    return References(np.asarray(inputs), tflm_rows,
+                      {i: v for i, v in litert_rows.items() if not np.array_equal(v, tflm_rows[i])})
 
 
 def write(name: str, model: bytes, refs: References) -> None:
