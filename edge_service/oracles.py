@@ -14,12 +14,21 @@ class TflmOracle:
     def __init__(self, model: bytes) -> None:
         from tflite_micro.python.tflite_micro import runtime
         self.interpreter = runtime.Interpreter.from_bytes(
-            model, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+            model, arena_size=arena_bytes(model),
+            intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
 
     def run(self, x: np.ndarray, indices) -> dict[int, np.ndarray]:
         self.interpreter.set_input(x, 0)
         self.interpreter.invoke()
         return {i: self.interpreter.GetTensor(i, 0)["tensor_data"] for i in indices}
+
+
+def arena_bytes(model: bytes) -> int:
+    """An arena that holds every tensor at once (all are preserved), with room for bookkeeping."""
+    from edge_service.tflite_graph import read_graph
+    activations = sum(t.nbytes for t in read_graph(model).tensors if t.data is None)
+    # The runtime's default (ten times the file) is too small for a model of few weights.
+    return max(10 * len(model), 2 * activations + (256 << 10))
 
 
 class LiteRTOracle:

@@ -26,6 +26,7 @@ _TYPES = {
     tflite.TensorType.INT32: np.int32, tflite.TensorType.INT64: np.int64,
     tflite.TensorType.BOOL: np.bool_,
 }
+_TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _OPTION_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
@@ -176,7 +177,7 @@ def _tensor(raw, index: int, model, n_buffers: int, data: bytes) -> Tensor:
     where = f"tensor {index} ({name})"
     ttype = raw.Type()
     if ttype not in _TYPES:
-        raise ModelError(f"{where}: unsupported tensor type {ttype}")
+        raise ModelError(f"{where}: unsupported tensor type {_TYPE_NAMES.get(ttype, ttype)}")
     dtype = np.dtype(_TYPES[ttype])
     shape_arr = raw.ShapeAsNumpy()
     shape = () if isinstance(shape_arr, int) else tuple(int(d) for d in shape_arr)

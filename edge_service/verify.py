@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_service.errors import EdgeError
-from edge_service.numpy_interpreter import NumpyInterpreter
+from edge_service.numpy_interpreter import NumpyInterpreter, written_tensors
 from edge_service.oracles import LiteRTOracle, TflmOracle, sample_inputs
 from edge_service.tflite_graph import Graph
 
@@ -75,7 +75,7 @@ def _record(c: Comparison, index: int, ours: np.ndarray, theirs: np.ndarray, all
 
 def _compare_end_to_end(c: Comparison, oracle, interpreter: NumpyInterpreter, x: np.ndarray) -> None:
     graph = interpreter.graph
-    written = [op.outputs[0] for op in graph.operators]
+    written = written_tensors(graph)
     indices = [i for i in written if i in graph.outputs] if c.outputs_only else written
     ours = interpreter.run(x, intermediate=True).by_index
     theirs = oracle.run(x, indices)
@@ -100,6 +100,8 @@ def _compare_per_op(c: Comparison, oracle, interpreter: NumpyInterpreter, x: np.
     theirs = readable_int8(graph, oracle.run(x, graph.outputs), x)
     for kernel in interpreter.kernels:
         op, out = kernel.op, kernel.op.outputs[0]
+        if len(op.outputs) != 1:  # SPLIT and UNPACK: compared end to end only
+            continue
         dynamic = [i for i in op.inputs if i >= 0 and graph.tensors[i].data is None]
         if out not in theirs or graph.tensors[out].dtype != np.int8 or not set(dynamic) <= set(theirs):
             continue
@@ -131,9 +133,9 @@ def report(interpreter: NumpyInterpreter, comparisons: list[Comparison], samples
     lines = [f"{samples} sample inputs (saturating extremes first); cells are max diff / mismatched values",
              header, "-" * len(header)]
     for op in graph.operators:
-        index = op.outputs[0]
-        cells = "".join(f" {_cell(c, index):>34}" for c in active)
-        lines.append(f"{display_name(interpreter.names[index])[:24]:<24} {op.op:<18}{cells}")
+        for index in op.outputs:  # SPLIT and UNPACK write several
+            cells = "".join(f" {_cell(c, index):>34}" for c in active)
+            lines.append(f"{display_name(interpreter.names[index])[:24]:<24} {op.op:<18}{cells}")
     ok = True
     for c in comparisons:
         ok &= c.passed
