@@ -69,3 +69,11 @@ def input_dir(path: Path | str, what: str = "input folder") -> Path:
     if not path.is_dir():
         raise PathError(f"{what} {path} does not exist")
     return path
+
+
+def input_path(path: Path | str, what: str = "input") -> Path:
+    """A file or a folder that must exist (a model file, or the folder it was exposed to)."""
+    path = Path(path)
+    if not path.exists():
+        raise PathError(f"{what} {path} does not exist")
+    return path

@@ -70,6 +70,8 @@ def bad_values(param: click.Parameter, places) -> list[tuple[str, str]]:
     check = kind.check if isinstance(kind, CheckedPath) else None
     if check is paths.input_file:
         return [("missing", places["missing"]), ("a folder", places["folder"])]
+    if check is paths.input_path:
+        return [("missing", places["missing"]), ("random bytes", places["random"]), ("empty", places["empty"])]
     if check is paths.input_dir:
         return [("missing", places["missing"]), ("a file", places["random"])]
     if check in (paths.output_file, paths.output_dir):

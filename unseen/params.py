@@ -45,3 +45,7 @@ def model_option(command):
     """MODEL, given the same way to every command: --model FOLDER (or its model.tflite)."""
     return click.option("-m", "--model", type=click.Path(path_type=Path),
                         help="model folder or its model.tflite (default: the shipped model)")(command)
+
+
+def InputPath(what: str | None = None) -> CheckedPath:  # noqa: N802
+    return CheckedPath(paths.input_path, "path", what)

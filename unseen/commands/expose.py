@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from unseen.params import InputFile, OutputDir
+from unseen.params import InputFile, InputPath, OutputDir
 
 
 def _numbers(value: str | None, flag: str) -> list[float] | None:
@@ -17,7 +17,7 @@ def _numbers(value: str | None, flag: str) -> list[float] | None:
 
 
 @click.command()
-@click.argument("model", type=InputFile("model"))
+@click.argument("model", type=InputPath("model"))
 @click.option("-o", "--output", type=OutputDir("artefact folder"), required=True, help="folder for the artefact")
 @click.option("--labels", type=InputFile("labels file"), help="labels.txt, one label per class (default: indices)")
 @click.option("--name", help="the model's name (default: the file's)")
