@@ -143,12 +143,13 @@ def report(interpreter: NumpyInterpreter, comparisons: list[Comparison], samples
         if c.unavailable:
             lines.append(f"{c.oracle}: skipped, {c.unavailable}")
         elif not c.tolerance:
-            lines.append(f"{c.oracle}: {'bit-exact on ' + scope if c.exact else 'NOT bit-exact'} with mode {c.mode}")
+            verdict = f"bit-exact on {scope}" if c.exact else "NOT bit-exact"
+            lines.append(f"{c.oracle}: {verdict} with mode {c.mode}")
         else:
             worst = max(c.max_diff.values(), default=0)
             verdict = "within" if c.passed else "NOT within"
-            lines.append(f"{c.oracle}: not an oracle (rounds in fp32); {verdict} one quantum of mode {c.mode} "
-                         f"(two for ADD), each op fed its own inputs; largest difference {worst:g}")
+            lines.append(f"{c.oracle}: not an oracle (rounds in fp32); {verdict} one quantum of mode "
+                         f"{c.mode} (two for ADD), each op fed its own inputs; largest difference {worst:g}")
     return "\n".join(lines), ok
 
 

@@ -35,7 +35,8 @@ def _numpy1_only(version: str) -> bool:
 def interpreter_module(package: str):
     """The `interpreter` module of LiteRT or tflite-runtime (Interpreter, OpResolverType, load_delegate)."""
     version = runtime_version(package)
-    if package == "tflite_runtime" and version and _numpy1_only(version) and int(np.__version__.split(".")[0]) >= 2:
+    numpy2 = int(np.__version__.split(".")[0]) >= 2
+    if package == "tflite_runtime" and version and _numpy1_only(version) and numpy2:
         # Checked before the import: under numpy 2 the import prints a long warning and every
         # Interpreter fails with "returned a result with an exception set".
         raise BackendUnavailable(f"tflite-runtime {version} needs numpy < 2, numpy {np.__version__} is "
@@ -43,9 +44,10 @@ def interpreter_module(package: str):
     try:
         return importlib.import_module(MODULES[package])
     except ImportError as exc:
+        name = DISTRIBUTIONS[package]
         if exc.name and MODULES[package].startswith(exc.name):
-            raise BackendUnavailable(f"{DISTRIBUTIONS[package]} is not installed ({INSTALL[package]})") from None
-        raise BackendUnavailable(f"{DISTRIBUTIONS[package]} {version} does not import here: {exc}") from None
+            raise BackendUnavailable(f"{name} is not installed ({INSTALL[package]})") from None
+        raise BackendUnavailable(f"{name} {version} does not import here: {exc}") from None
 
 
 class LiteRTBackend(Backend):

@@ -24,7 +24,9 @@ from edge_service.verify import readable_int8
 from unseen.cli import main
 
 SHIPPED = sorted(p.name for p in default_model_dir().parent.iterdir() if (p / "manifest.json").exists())
-RUNTIMES = {"litert": ("ai_edge_litert", "ai-edge-litert"), "tflite-runtime": ("tflite_runtime", "tflite-runtime")}
+# backend -> (import name, distribution)
+RUNTIMES = {"litert": ("ai_edge_litert", "ai-edge-litert"),
+            "tflite-runtime": ("tflite_runtime", "tflite-runtime")}
 
 
 def _installed(module: str) -> bool:
@@ -71,7 +73,8 @@ def test_the_backend_is_within_one_quantum_of_the_numpy_kernels_op_by_op(name):
                 continue
             got = kernel.run(*[theirs[i] if i in theirs else graph.tensors[i].data for i in inputs])
             diff = int(np.abs(got.astype(int) - theirs[out].reshape(got.shape).astype(int)).max())
-            assert diff <= (2 if op.op == "ADD" else 1), f"{name}: {ours.names[out]} ({op.op}) differs by {diff}"
+            tolerance = 2 if op.op == "ADD" else 1
+            assert diff <= tolerance, f"{name}: {ours.names[out]} ({op.op}) differs by {diff}"
             checked.add(out)
             worst = max(worst, diff)
     assert len(checked) >= len(graph.outputs) - 2, "too few layers could be compared"
@@ -129,4 +132,5 @@ def test_an_explicit_backend_that_is_not_installed_fails_with_the_reason(runtime
     result = CliRunner().invoke(main, ["serve", "--source", "samples", "--frames", "1", "--backend", runtime])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and f"pip install 'unseen[{runtime}]'" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert f"pip install 'unseen[{runtime}]'" in lines[0]
