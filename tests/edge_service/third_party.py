@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 
-from tests.edge_service.model_zoo import SHAPE, ZOO
+from tests.edge_service.model_zoo import LAYER_ZOO, SHAPE
 
 
 def convert(model, calibration: np.ndarray | None, int8_io: bool = True) -> bytes:
@@ -34,7 +34,7 @@ def zoo_model(name: str, seed: int = 0) -> bytes:
     import keras
     from keras import layers
 
-    builder, options = ZOO[name]
+    builder, options = LAYER_ZOO[name]
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(SHAPE, batch_size=1, name="image")
     model = keras.Model(inputs, builder(keras, layers, inputs)[-1], name=name)
