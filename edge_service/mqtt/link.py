@@ -9,7 +9,9 @@ will not cure it, so `start(wait=True)` raises it as one clear error.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import select
 import ssl
 import threading
 import time
@@ -110,7 +112,42 @@ class MqttLink:
         self.fatal = ""
         self.attempted = False                 # connect() once, reconnect() after that
         self.ever_connected = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self.thread = threading.Thread(target=self._network, name="mqtt", daemon=True)
+
+    def wake(self) -> None:
+        """From any thread: the network thread runs a round (and its owner's tick) now, not at its timeout."""
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:  # a wake-up is already pending
+            pass
+
+    def _round(self, timeout: float) -> None:
+        """One network round on this thread only (paho is never entered from two threads at once):
+        wait for the socket or a wake-up, then read, write and keep the session alive."""
+        sock = self.client.socket()
+        if sock is None:
+            self.client.loop(timeout=timeout)  # not connected: paho notices and reports it
+            return
+        pending = getattr(sock, "pending", lambda: 0)()  # TLS may hold decrypted bytes select cannot see
+        try:
+            readable, writable, _ = select.select([sock, self._wake_r], [sock] if self.client.want_write() else [],
+                                                  [], 0 if pending else timeout)
+        except (OSError, ValueError):  # the socket closed under us: paho's next read says how
+            readable, writable = [sock], []
+        if self._wake_r in readable:
+            try:
+                os.read(self._wake_r, 4096)
+            except BlockingIOError:
+                pass
+        if pending or sock in readable:
+            if self.client.loop_read() != paho.MQTT_ERR_SUCCESS:
+                return
+        if sock in writable or self.client.want_write():
+            self.client.loop_write()
+        self.client.loop_misc()
 
     def _refuse(self, message: str) -> None:
         self.fatal = message
@@ -194,7 +231,7 @@ class MqttLink:
                     continue
                 delay = self.settings.backoff_initial
             self.handlers.tick(self.client)
-            self.client.loop(timeout=0.02)
+            self._round(0.1)
         if self.connected.is_set():
             self.handlers.goodbye(self.client)
             self.client.disconnect()
@@ -208,5 +245,11 @@ class MqttLink:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.wake()
         if self.thread.is_alive():
             self.thread.join(timeout=10)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

@@ -26,6 +26,7 @@ class OutboxPump:
     def __init__(self, outbox: Outbox, window: int, v5: bool, forget: Callable[[int], None] | None = None,
                  on_ack: Callable[[str], None] | None = None) -> None:
         self.outbox, self.window, self.v5, self.on_ack = outbox, window, v5, on_ack
+        self.wake: Callable[[], None] = lambda: None  # asks the network thread to send (the link's wake)
         self.forget = forget or outbox.ack   # deletes an acknowledged row (the writer batches it)
         self.lock = threading.Lock()
         self.client: paho.Client | None = None          # set while a session is up
@@ -51,18 +52,18 @@ class OutboxPump:
             self.client = None
 
     def committed(self, messages: list[Message]) -> None:
-        """From the writer: these are stored; send them as soon as the window allows."""
+        """From the writer: these are stored; the network thread sends them as the window allows."""
         with self.lock:
             if not self.from_outbox:
                 self.memory.extend(messages)
                 if len(self.memory) > MEMORY:  # the broker is slow: read them back later instead
                     self.memory.clear()
                     self.from_outbox = True
-            self._fill()
+        self.wake()
 
     def puback(self, mid: int) -> None:
-        """paho calls this holding its own lock, which `publish` takes too: only note the mid here
-        (the network thread's next tick, right after this packet, frees the row and refills)."""
+        """paho calls this inside its own locks: only note the mid here (the network thread's next
+        tick, right after this packet, frees the row and refills the window)."""
         self.pubacks.append(mid)
 
     def pump(self, client: paho.Client) -> None:

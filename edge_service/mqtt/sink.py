@@ -48,6 +48,7 @@ class MqttSink(Sink):
         handlers = LinkHandlers(connected=self._connected, tick=self._tick, puback=self.pump.puback,
                                 message=self._command, goodbye=self._goodbye)
         self.link = MqttLink(settings, settings.client_id or device_id, handlers, will=(f"{self.base}/status", offline))
+        self.pump.wake = self.link.wake
 
     # -- on the network thread -------------------------------------------------------------
     def _connected(self, client: paho.Client) -> None:
@@ -96,6 +97,7 @@ class MqttSink(Sink):
     def status(self, status: dict) -> None:
         self.latest_status = dict(status, **self.describe())
         self.status_dirty = True
+        self.link.wake()
 
     def drain(self, timeout: float) -> bool:
         """Waits until every queued message is stored and acknowledged (or `timeout`); True if empty."""
