@@ -17,3 +17,7 @@ class FrameError(EdgeError):
 
 class ConversionError(EdgeError):
     """A conversion matrix that is malformed or does not fit the image."""
+
+
+class DatasetError(EdgeError):
+    """A dataset that cannot be found or read; the message names the file."""
