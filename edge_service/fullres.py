@@ -18,6 +18,9 @@ from edge_service.preprocess import quantize_input
 
 DEFAULT_MAX_PIXELS = 2_000_000
 BACKENDS = ("numpy", "litert", "litert-ref", "tflm")
+# The package each backend needs beyond numpy, and how to install it.
+_PACKAGES = {"litert": ("ai_edge_litert", "ai-edge-litert"), "litert-ref": ("ai_edge_litert", "ai-edge-litert"),
+             "tflm": ("tflite_micro", "tflite-micro")}
 
 
 def conversion_model(artefact: ModelArtefact) -> tuple[bytes, dict]:
@@ -69,6 +72,12 @@ class ConversionLayers:
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend {backend!r} for the conversion layers; choose from {', '.join(BACKENDS)}")
+        if backend in _PACKAGES:
+            import importlib.util
+            module, package = _PACKAGES[backend]
+            if importlib.util.find_spec(module) is None:
+                from edge_service.backends.base import BackendUnavailable
+                raise BackendUnavailable(f"the {backend} backend needs {package} (pip install {package})")
         self.data, self.entry = conversion_model(artefact)
         self.backend, self.max_pixels = backend, max_pixels
         self.gray = int(self.entry["channels"]) == 1
