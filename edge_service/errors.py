@@ -23,3 +23,7 @@ class ConversionError(EdgeError):
 
 class BundleError(EdgeError):
     """A bundle that is malformed, tampered with, unsigned or unsafe; nothing was installed."""
+
+
+class DatasetError(EdgeError):
+    """A dataset that cannot be found or read; the message names the file."""

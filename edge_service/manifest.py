@@ -12,6 +12,8 @@ from edge_service.errors import ModelError
 SCHEMA = "unseen-manifest/1"
 MODEL_FILE = "model.tflite"
 MANIFEST_FILE = "manifest.json"
+CONVERSION_MODEL_FILE = "conversion.tflite"
+FLOAT_MODEL_FILE = "model_float.tflite"
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Manifest:
     training: dict = field(default_factory=dict)
     # Set by `unseen expose` for a model made elsewhere: its source, its own outputs, what runs it.
     exposed: dict | None = None
+    conversion_model: dict | None = None  # conversion.tflite: file, sha256, tile, halo, quantization
+    float_model: dict | None = None       # model_float.tflite (every layer, float32): file, sha256
     schema: str = SCHEMA
     model_file: str = MODEL_FILE
 
@@ -52,6 +56,7 @@ class Manifest:
             layers = [LayerInfo(**layer) for layer in data["layers"]]
             fields = {k: data[k] for k in ("name", "labels", "input", "preprocessing", "model_sha256")}
             return cls(layers=layers, conversion=data.get("conversion"),
+                       conversion_model=data.get("conversion_model"), float_model=data.get("float_model"),
                        training=data.get("training") or {}, model_file=data.get("model_file", MODEL_FILE),
                        exposed=data.get("exposed"), **fields)
         except (KeyError, TypeError) as exc:
@@ -85,6 +90,20 @@ class Manifest:
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def read_checked(folder: Path, entry: dict | None, what: str) -> bytes:
+    """The bytes of a file the manifest names beside the model ({"file", "sha256"}), hash checked."""
+    if not entry:
+        raise ModelError(f"{folder}: the manifest names no {what}")
+    path = Path(folder) / entry["file"]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
+    if sha256_of(data) != entry["sha256"]:
+        raise ModelError(f"{path}: SHA-256 does not match the manifest; refusing a model that was changed")
+    return data
 
 
 @dataclass
@@ -135,5 +154,5 @@ def load_artefact(path: Path | str) -> ModelArtefact:
 
 
 def default_model_dir() -> Path:
-    """The model shipped inside the package (digits, `seed` preset)."""
-    return Path(__file__).parent / "models" / "digits"
+    """The model shipped inside the package: seed 003's network on Fashion-MNIST."""
+    return Path(__file__).parent / "models" / "fashion"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,7 +29,9 @@ class RunResult:
 class NumpyInterpreter:
     """`tflm` mode is TFLite Micro's arithmetic; `litert-ref` is LiteRT's BUILTIN_REF kernels."""
 
-    def __init__(self, model: bytes | Graph, mode: str = "tflm") -> None:
+    def __init__(self, model: bytes | Graph, mode: str = "tflm",
+                 input_size: tuple[int, int] | None = None) -> None:
+        """`input_size` (H, W) runs a fully-convolutional model at another size than it stores."""
         if mode not in MODES:
             raise ModelError(f"unknown arithmetic mode {mode!r}; choose from {', '.join(MODES)}")
         self.mode = mode
@@ -37,6 +39,8 @@ class NumpyInterpreter:
         if refusal:
             raise ModelError(refusal)
         self.graph = model if isinstance(model, Graph) else read_graph(model)
+        if input_size is not None:
+            self.graph = at_input_size(self.graph, *input_size)
         refusal = numpy_refusal(self.graph)
         if refusal:
             raise ModelError(refusal)
@@ -87,6 +91,36 @@ class NumpyInterpreter:
 def written_tensors(graph: Graph) -> list[int]:
     """The index of every tensor an op writes, in execution order (all outputs of each op)."""
     return [index for op in graph.operators for index in op.outputs]
+
+
+# The ops whose output keeps the input's height and width when stride 1 and SAME padded.
+SIZE_KEEPING_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def at_input_size(graph: Graph, height: int, width: int) -> Graph:
+    """The graph with every activation tensor's H x W set to (height, width).
+
+    Only for fully-convolutional graphs of stride-1 SAME convolutions (conversion.tflite),
+    whose every activation has the input's height and width; others are refused.
+    """
+    if height < 1 or width < 1:
+        raise FrameError(f"an input of {height}x{width} pixels is empty")
+    for op in graph.operators:
+        o = op.options
+        if op.op not in SIZE_KEEPING_OPS or o.get("padding") != "SAME" or \
+                (o.get("stride_h", 1), o.get("stride_w", 1)) != (1, 1):
+            raise ModelError(f"operator {op.index} ({op.op}) is not a stride-1 SAME convolution: "
+                             f"the model runs only at its stored input size")
+    size = tuple(graph.tensors[graph.inputs[0]].shape[1:3])
+    tensors = []
+    for t in graph.tensors:
+        if t.data is None:
+            if len(t.shape) != 4 or tuple(t.shape[1:3]) != size:
+                raise ModelError(f"tensor {t.name} {list(t.shape)} is not an N x {size[0]} x {size[1]} x C "
+                                 f"activation: the model runs only at its stored input size")
+            t = replace(t, shape=(t.shape[0], height, width, t.shape[3]))
+        tensors.append(t)
+    return replace(graph, tensors=tensors)
 
 
 def _unique_names(graph: Graph) -> dict[int, str]:

@@ -8,6 +8,26 @@ from __future__ import annotations
 import numpy as np
 
 
+def tflm_interpreter(model: bytes, preserve_all: bool = False):
+    """TFLite Micro's Python interpreter, with an arena sized from the model's tensors."""
+    from tflite_micro.python.tflite_micro import runtime
+    from edge_service.tflite_graph import read_graph
+    activations = sum(t.nbytes for t in read_graph(model).tensors if t.data is None)
+    config = runtime.InterpreterConfig.kPreserveAllTensors if preserve_all else \
+        runtime.InterpreterConfig.kAllocationRecording
+    # Twice the activations (alignment, scratch) and room for per-channel parameters.
+    return runtime.Interpreter.from_bytes(model, arena_size=2 * activations + (64 << 10),
+                                          intrepreter_config=config)
+
+
+def litert_interpreter(model: bytes, reference: bool = True):
+    """LiteRT's interpreter: BUILTIN_REF kernels preserving every tensor, or the default XNNPACK path."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    kwargs = ({"experimental_op_resolver_type": OpResolverType.BUILTIN_REF,
+               "experimental_preserve_all_tensors": True} if reference else {})
+    return Interpreter(model_content=model, **kwargs)
+
+
 class TflmOracle:
     """TFLite Micro's Python interpreter with kPreserveAllTensors."""
 

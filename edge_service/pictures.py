@@ -17,31 +17,42 @@ from PIL import Image, ImageDraw, ImageFont
 # Anchor colours of matplotlib's viridis, interpolated into a 256-entry table.
 _VIRIDIS = np.array([[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
                      [31, 158, 137], [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]])
+# matplotlib's inferno (seed 003's activation colours), at the same ten stops.
+_INFERNO = np.array([[0, 0, 4], [27, 12, 65], [74, 12, 107], [120, 28, 109], [165, 44, 96],
+                     [207, 68, 70], [237, 105, 37], [251, 155, 6], [247, 209, 61], [252, 255, 164]])
 _GRAY = np.array([[0, 0, 0], [255, 255, 255]])
 LABEL_HEIGHT = 14
+COLORMAPS = ("viridis", "inferno", "gray")
 
 
 @functools.lru_cache(maxsize=4)
 def colormap_table(name: str = "viridis") -> np.ndarray:
-    anchors = {"viridis": _VIRIDIS, "gray": _GRAY}[name]
+    anchors = {"viridis": _VIRIDIS, "inferno": _INFERNO, "gray": _GRAY}[name]
     pos = np.linspace(0, 1, len(anchors))
     t = np.linspace(0, 1, 256)
     return np.stack([np.interp(t, pos, anchors[:, c]) for c in range(3)], axis=1).astype(np.uint8)
 
 
-def normalise(channel: np.ndarray) -> np.ndarray:
-    """0..1 between the 1st and 99th percentile of this one map."""
-    lo, hi = np.percentile(channel, [1, 99])
+def percentile_range(channel: np.ndarray) -> tuple[float, float]:
+    """The 1st and 99th percentile of one map (its min and max when those are equal)."""
+    lo, hi = (float(v) for v in np.percentile(channel, [1, 99]))
     if hi <= lo:
-        lo, hi = float(channel.min()), float(channel.max())
+        lo, hi = float(np.min(channel)), float(np.max(channel))
+    return lo, hi
+
+
+def normalise(channel: np.ndarray, bounds: tuple[float, float] | None = None) -> np.ndarray:
+    """0..1 between `bounds` (default: the 1st and 99th percentile of this one map)."""
+    lo, hi = bounds or percentile_range(channel)
     if hi <= lo:
         return np.zeros_like(channel, dtype=np.float64)
-    return np.clip((channel - lo) / (hi - lo), 0.0, 1.0)
+    return np.clip((np.asarray(channel, np.float64) - lo) / (hi - lo), 0.0, 1.0)
 
 
-def render_map(channel: np.ndarray, scale: int = 1, cmap: str = "viridis") -> Image.Image:
+def render_map(channel: np.ndarray, scale: int = 1, cmap: str = "viridis",
+               bounds: tuple[float, float] | None = None) -> Image.Image:
     """One 2-D map as an RGB image, upscaled by `scale` with nearest neighbour (pixels stay pixels)."""
-    idx = (normalise(np.asarray(channel, np.float64)) * 255).astype(np.uint8)
+    idx = (normalise(np.asarray(channel, np.float64), bounds) * 255).astype(np.uint8)
     img = Image.fromarray(colormap_table(cmap)[idx], "RGB")
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
@@ -238,3 +249,59 @@ def layer_picture(name: str, values: np.ndarray, labels: list[str] | None = None
         return feature_grid(maps, names, title=f"{name} {list(values.shape)}")
     flat = values.ravel()
     return vector_chart(flat, labels if labels and len(labels) == len(flat) else None, f"{name} ({len(flat)})")
+
+
+def colour_bar(bounds: tuple[float, float], height: int, cmap: str = "viridis", width: int = 12) -> Image.Image:
+    """A vertical colour bar, high at the top, labelled with its real values (bottom, middle, top)."""
+    lo, hi = bounds
+    ramp = np.repeat(np.linspace(255, 0, max(height, 2)).astype(np.uint8)[:, None], width, axis=1)
+    bar = Image.fromarray(colormap_table(cmap)[ramp], "RGB")
+    sheet = Image.new("RGB", (width + 52, max(height, 2)), (24, 24, 24))
+    sheet.paste(bar, (0, 0))
+    draw = ImageDraw.Draw(sheet)
+    for frac, value in ((0.0, hi), (0.5, (lo + hi) / 2), (1.0, lo)):
+        y = min(max(0, int(frac * (height - 1)) - 5), max(0, height - 11))
+        draw.text((width + 3, y), f"{value:.3g}", fill=(220, 220, 220))
+    return sheet
+
+
+def layer_with_colour_bar(channel: np.ndarray, title: str = "", cmap: str = "viridis", scale: int = 1,
+                          bounds: tuple[float, float] | None = None) -> Image.Image:
+    """One map in real units, stretched between its 1st and 99th percentile, with its colour bar."""
+    bounds = bounds or percentile_range(channel)
+    picture = render_map(channel, scale, cmap, bounds)
+    top = LABEL_HEIGHT + 2 if title else 0
+    bar = colour_bar(bounds, picture.height, cmap)
+    sheet = Image.new("RGB", (picture.width + 4 + bar.width, top + picture.height), (24, 24, 24))
+    if title:
+        ImageDraw.Draw(sheet).text((2, 1), title, fill=(230, 230, 230))
+    sheet.paste(picture, (0, top))
+    sheet.paste(bar, (picture.width + 4, top))
+    return sheet
+
+
+def false_colour(layers: np.ndarray, channels: tuple[int, int, int] = (0, 1, 2)) -> Image.Image:
+    """Three layers of (H, W, K) as red, green and blue, each stretched between its 1st and 99th percentile."""
+    layers = np.asarray(layers)
+    if layers.ndim != 3 or max(channels) >= layers.shape[2] or min(channels) < 0:
+        from edge_service.errors import EdgeError
+        raise EdgeError(f"a composite needs three of the {layers.shape[-1]} layers, got {list(channels)}")
+    rgb = np.stack([normalise(layers[:, :, c].astype(np.float64)) for c in channels], axis=-1)
+    return Image.fromarray((rgb * 255).astype(np.uint8), "RGB")
+
+
+def save_conversion_pictures(layers: np.ndarray, names: list[str], folder: Path,
+                             composite: tuple[int, int, int] = (0, 1, 2)) -> list[Path]:
+    """Full-resolution conversion layers: one PNG each with its colour bar, and a false-colour composite."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, name in enumerate(names):
+        path = folder / f"{i:02d}_{name}.png"
+        layer_with_colour_bar(layers[:, :, i], f"{name} (1st-99th percentile)").save(path)
+        written.append(path)
+    if layers.shape[2] >= 3:
+        path = folder / f"composite_{'_'.join(map(str, composite))}.png"
+        false_colour(layers, composite).save(path)
+        written.append(path)
+    return written

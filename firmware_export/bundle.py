@@ -11,8 +11,8 @@ import tarfile
 from pathlib import Path
 
 from edge_service.bundles import FORMAT, INFO, SIGNATURE, SUMS, load_key, sha256_hex
-from edge_service.manifest import MANIFEST_FILE, load_artefact
 from edge_service.errors import BundleError
+from edge_service.manifest import MANIFEST_FILE, load_artefact, read_checked
 from firmware_export.errors import ExportError
 
 
@@ -45,6 +45,9 @@ def make_bundle(model: Path, output: Path, sign_key: Path | None = None) -> dict
              "labels.txt": ("\n".join(manifest.labels) + "\n").encode()}
     if manifest.model_file != "model.tflite":
         raise BundleError(f"the manifest names {manifest.model_file!r}; bundles carry model.tflite")
+    for entry in (manifest.conversion_model, manifest.float_model):  # the files beside it, hash checked
+        if entry:
+            files[entry["file"]] = read_checked(artefact.folder, entry, entry["file"])
     info = {"format": FORMAT, "name": _bundle_name(manifest.name), "model_sha256": manifest.model_sha256,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     files[INFO] = json.dumps(info, indent=1).encode()

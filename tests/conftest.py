@@ -16,7 +16,7 @@ def small_model(tmp_path_factory) -> Path:
     pytest.importorskip("tensorflow")
     from training.train import TrainOptions, train
     out = tmp_path_factory.mktemp("small_model")
-    train(TrainOptions(dataset="digits", preset="seed", output=out, epochs=2, limit=400,
+    train(TrainOptions(dataset="digits", preset="seed", output=out, size=(16, 16), epochs=2, limit=400,
                        calibration_samples=50, seed=1))
     return out
 

@@ -1,5 +1,6 @@
 """The `unseen` command: fast help, one clear line per user error."""
 
+import re
 import subprocess
 import sys
 
@@ -37,6 +38,9 @@ def test_inspect_prints_every_layer(shipped_model):
     for name in ("conversion", "conv1", "pool2", "dense1", "predictions"):
         assert name in result.output
     assert "multiply-accumulates" in result.output
+    # Seed 003's network at 28x28: 'valid' convolutions.
+    assert re.search(r"\*conv1\s+1x26x26x64 ", result.output)
+    assert re.search(r"\*pool2\s+1x5x5x64 ", result.output)
 
 
 def test_convert_fit_and_apply_write_layer_pictures(tmp_path):

@@ -1,24 +1,28 @@
 """Datasets behind one split interface: images (N, H, W, C) floats in [0, 1], integer labels.
 
 Sources: scikit-learn's handwritten digits (the default: real data with no network),
-scikit-image's face / non-face subset, IDX files (MNIST, Fashion-MNIST; raw or .gz),
-a folder with one sub-folder per class, and an .npz with `x` and `y`.
+scikit-image's face / non-face subset, Fashion-MNIST (Debian's dataset-fashion-mnist),
+IDX folders (MNIST-like; raw or .gz), a folder with one sub-folder per class, and an
+.npz with `x` and `y`. A dataset with its own train / test files (Fashion-MNIST, any
+IDX folder holding train-* and t10k-*) keeps that split; the others are pooled and
+split 70 / 15 / 15.
 """
 
 from __future__ import annotations
 
-import gzip
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edge_service import idx
+from edge_service.errors import DatasetError as EdgeDatasetError
 from training.errors import DatasetError
 
 SPLIT_SEED = 1234
+VALIDATION_SHARE = 0.1  # of the train-* files, when a dataset brings its own test files
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-BUILTIN = ("digits", "faces")
+BUILTIN = ("digits", "faces", idx.FASHION_MNIST)
 
 
 @dataclass
@@ -31,7 +35,9 @@ class Dataset:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    invert: bool = False  # True when ink is bright on a dark ground (digits, MNIST)
+    invert: bool = False        # True when ink is bright on a dark ground (digits, MNIST, Fashion-MNIST)
+    own_split: bool = False     # the test images are the dataset's own test files
+    mirror: bool = False        # a left-right mirrored image is the same class (a flip is a fair augmentation)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -39,54 +45,130 @@ class Dataset:
 
     def summary(self) -> str:
         h, w, c = self.input_shape
+        split = "its own test files" if self.own_split else "a pooled 70/15/15 split"
         return (f"{self.name}: {len(self.labels)} classes, {h}x{w}x{c}, "
-                f"{len(self.x_train)} train / {len(self.x_val)} val / {len(self.x_test)} test")
+                f"{len(self.x_train)} train / {len(self.x_val)} val / {len(self.x_test)} test ({split})")
+
+
+@dataclass
+class _Raw:
+    """What a source gives before resizing and splitting."""
+
+    name: str
+    labels: list[str]
+    x: np.ndarray                       # pooled images, or the train-* images
+    y: np.ndarray
+    x_test: np.ndarray | None = None    # the dataset's own test files, when it has them
+    y_test: np.ndarray | None = None
+    invert: bool = False
+    mirror: bool = False
 
 
 def load_dataset(source: str, size: tuple[int, int] | None = None, channels: int | None = None,
-                 limit: int | None = None) -> Dataset:
-    """Loads `source` (a built-in name or a path), optionally resized, recoloured or cut to `limit`."""
-    if source == "digits":
-        x, y, labels, invert = _digits()
-        name = "digits"
-    elif source == "faces":
-        x, y, labels, invert = _faces()
-        name = "faces"
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise DatasetError(f"dataset {source!r} is neither {' nor '.join(BUILTIN)} nor an existing path")
-        if path.is_dir() and _idx_pair(path) is None:
-            x, y, labels = _folder(path)
-        elif path.is_dir():
-            x, y, labels = _idx_dir(path)
-        elif path.suffix == ".npz":
-            x, y, labels = _npz(path)
-        else:
-            raise DatasetError(f"{path}: expected a folder of class folders, an IDX folder or an .npz")
-        name, invert = path.name, False
-    if limit:
-        keep = np.random.default_rng(SPLIT_SEED).permutation(len(x))[:limit]
-        x, y = x[keep], y[keep]
+                 limit: int | None = None, data_dir: Path | str | None = None) -> Dataset:
+    """Loads `source` (a built-in name or a path), resized (default: its own size), cut to `limit`.
+
+    `limit` caps the pooled images, or each of the train and test files of an own split.
+    `data_dir` is where Fashion-MNIST's files are (default: where Debian puts them).
+    """
+    try:
+        raw = _load_raw(source, data_dir)
+    except EdgeDatasetError as exc:
+        raise DatasetError(str(exc)) from None
+    x, y = _limited(raw.x, raw.y, limit)
     x = _reshape(x, size, channels)
-    return _split(name, labels, x, y, invert)
+    if raw.x_test is None:
+        return _split(raw, x, y)
+    x_test, y_test = _limited(raw.x_test, raw.y_test, limit, keep_order=True)
+    train, val = _stratified(y, [VALIDATION_SHARE], order=[0, 1])
+    return Dataset(raw.name, raw.labels, x[train], y[train], x[val], y[val],
+                   _reshape(x_test, size, channels), y_test, raw.invert, True, raw.mirror)
 
 
-def _split(name: str, labels: list[str], x: np.ndarray, y: np.ndarray, invert: bool) -> Dataset:
-    """70 / 15 / 15, stratified, with a fixed seed so every run sees the same test split."""
+def _load_raw(source: str, data_dir) -> _Raw:
+    if source == "digits":
+        from sklearn.datasets import load_digits
+        d = load_digits()
+        return _Raw("digits", [str(i) for i in range(10)], d.images / 16.0, d.target.astype(np.int64),
+                    invert=True)
+    if source == "faces":
+        from skimage.data import lfw_subset
+        x = lfw_subset()  # 100 faces then 100 non-faces, 25x25 grey
+        return _Raw("faces", ["non-face", "face"], x.astype(np.float32),
+                    np.array([1] * 100 + [0] * 100, dtype=np.int64), mirror=True)
+    if source == idx.FASHION_MNIST:
+        raw = _idx_folder(idx.find_fashion_mnist(data_dir))
+        raw.name, raw.labels, raw.invert, raw.mirror = idx.FASHION_MNIST, list(idx.FASHION_MNIST_LABELS), True, True
+        return raw
+    path = Path(source)
+    if not path.exists():
+        raise DatasetError(f"dataset {source!r} is neither {', '.join(BUILTIN)} nor an existing path")
+    if path.is_dir() and idx.idx_pairs(path):
+        return _idx_folder(path)
+    if path.is_dir() or path.suffix == ".npz":
+        x, y, labels = _folder(path) if path.is_dir() else _npz(path)
+        return _Raw(path.name, labels, x, y)
+    raise DatasetError(f"{path}: expected a folder of class folders, an IDX folder or an .npz")
+
+
+def _idx_folder(folder: Path) -> _Raw:
+    """train-* and t10k-* as an own split; a folder with only one of them is pooled."""
+    pairs = {prefix: idx.read_pair(*files) for prefix, files in idx.idx_pairs(folder).items()}
+    classes = int(max(y.max() for _, y in pairs.values())) + 1
+    labels = [str(c) for c in range(classes)]
+    scaled = {p: (x.astype(np.float32) / 255.0, y) for p, (x, y) in pairs.items()}
+    if len(scaled) == 2:
+        return _Raw(folder.name, labels, *scaled["train"], *scaled["t10k"])
+    x, y = next(iter(scaled.values()))
+    return _Raw(folder.name, labels, x, y)
+
+
+def _limited(x, y, limit: int | None, keep_order: bool = False):
+    if not limit or limit >= len(x):
+        return x, y
+    keep = np.random.default_rng(SPLIT_SEED).permutation(len(x))[:limit]
+    if keep_order:
+        keep = np.sort(keep)
+    return x[keep], y[keep]
+
+
+def _stratified(y: np.ndarray, shares: list[float], order: list[int]) -> list[np.ndarray]:
+    """Parts [rest, part 1, part 2, ...], each taking its share of every class (>= 1), fixed seed.
+
+    Each part is shuffled, in `order` (the random draws in the order earlier releases made them,
+    so a split never changes under a trained model).
+    """
     rng = np.random.default_rng(SPLIT_SEED)
-    train, val, test = [], [], []
+    rest: list[int] = []
+    parts: list[list[int]] = [[] for _ in shares]
     for cls in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == cls))
-        n_test = max(1, round(0.15 * len(idx)))
-        n_val = max(1, round(0.15 * len(idx)))
-        test.extend(idx[:n_test])
-        val.extend(idx[n_test:n_test + n_val])
-        train.extend(idx[n_test + n_val:])
-    if not train:
-        raise DatasetError(f"{name}: too few images to split into train / validation / test")
-    parts = [rng.permutation(np.array(p, dtype=int)) for p in (train, val, test)]
-    return Dataset(name, labels, *(arr for p in parts for arr in (x[p], y[p])), invert=invert)
+        members = rng.permutation(np.flatnonzero(y == cls))
+        start = 0
+        for part, share in zip(parts, shares):
+            n = max(1, round(share * len(members)))
+            part.extend(members[start:start + n])
+            start += n
+        rest.extend(members[start:])
+    split = [rest, *parts]
+    shuffled = {i: rng.permutation(np.array(split[i], dtype=int)) for i in order}
+    return [shuffled[i] for i in range(len(split))]
+
+
+def _split(raw: _Raw, x: np.ndarray, y: np.ndarray) -> Dataset:
+    """70 / 15 / 15, stratified, with a fixed seed so every run sees the same test split."""
+    train, test, val = _stratified(y, [0.15, 0.15], order=[0, 2, 1])
+    if not len(train):
+        raise DatasetError(f"{raw.name}: too few images to split into train / validation / test")
+    return Dataset(raw.name, raw.labels, x[train], y[train], x[val], y[val], x[test], y[test],
+                   raw.invert, False, raw.mirror)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Reads an IDX file (raw or gzip) of unsigned bytes; errors are this package's."""
+    try:
+        return idx.read_idx(path)
+    except EdgeDatasetError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def _reshape(x: np.ndarray, size: tuple[int, int] | None, channels: int | None) -> np.ndarray:
@@ -110,19 +192,6 @@ def _reshape(x: np.ndarray, size: tuple[int, int] | None, channels: int | None) 
                 out[i, :, :, c] = np.asarray(pil)
         x = out
     return np.clip(x, 0.0, 1.0)
-
-
-def _digits():
-    from sklearn.datasets import load_digits
-    d = load_digits()
-    return d.images / 16.0, d.target.astype(np.int64), [str(i) for i in range(10)], True
-
-
-def _faces():
-    from skimage.data import lfw_subset
-    x = lfw_subset()  # 100 faces then 100 non-faces, 25x25 grey
-    y = np.array([1] * 100 + [0] * 100, dtype=np.int64)
-    return x.astype(np.float32), y, ["non-face", "face"], False
 
 
 def _npz(path: Path):
@@ -171,54 +240,3 @@ def _folder(path: Path):
                   np.asarray(Image.fromarray((im * 255).astype(np.uint8)).resize(target[1::-1]),
                              dtype=np.float32) / 255.0 for im in images]
     return np.stack(images), np.array(labels, np.int64), [d.name for d in class_dirs]
-
-
-def _idx_pair(folder: Path) -> tuple[Path, Path] | None:
-    names = {p.name: p for p in folder.iterdir()}
-    for prefix in ("train", "t10k"):
-        imgs = [n for n in names if n.startswith(prefix) and "images" in n and "idx3" in n]
-        labs = [n for n in names if n.startswith(prefix) and "labels" in n and "idx1" in n]
-        if imgs and labs:
-            return names[imgs[0]], names[labs[0]]
-    return None
-
-
-def _idx_dir(folder: Path):
-    """Every images/labels IDX pair in the folder (train and t10k) pooled together."""
-    xs, ys = [], []
-    for prefix in ("train", "t10k"):
-        imgs = sorted(p for p in folder.iterdir() if p.name.startswith(prefix) and "idx3" in p.name)
-        labs = sorted(p for p in folder.iterdir() if p.name.startswith(prefix) and "idx1" in p.name)
-        if imgs and labs:
-            x, y = read_idx(imgs[0]), read_idx(labs[0])
-            if len(x) != len(y):
-                raise DatasetError(f"{imgs[0]} has {len(x)} images but {labs[0]} has {len(y)} labels")
-            xs.append(x)
-            ys.append(y)
-    x = np.concatenate(xs).astype(np.float32) / 255.0
-    y = np.concatenate(ys).astype(np.int64)
-    return x, y, [str(c) for c in range(int(y.max()) + 1)]
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Reads an IDX file (raw or gzip) of unsigned bytes."""
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
-            data = fh.read()
-    except (OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: cannot read IDX file: {exc}") from exc
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DatasetError(f"{path}: not an IDX file (bad magic number)")
-    if data[2] != 0x08:
-        raise DatasetError(f"{path}: only unsigned-byte IDX files are supported (type 0x{data[2]:02x})")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DatasetError(f"{path}: truncated IDX header")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
-    if len(data) - header != expected:
-        raise DatasetError(f"{path}: header declares {dims} ({expected} bytes) "
-                           f"but the file holds {len(data) - header}")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(dims)

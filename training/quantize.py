@@ -98,3 +98,16 @@ def layer_infos(flat: bytes, layers_model) -> list[LayerInfo]:
                                scale=tensor.scale, zero_point=tensor.zero_point,
                                output_index=position, tensor_index=tensor_index))
     return infos
+
+
+def float_every_layer(layers_model) -> bytes:
+    """The float32 TFLite of the same every-layer model (for comparing int8 maps with float ones)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(layers_model)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            flat = converter.convert()
+    except Exception as exc:  # the converter reports its failures as many types
+        raise TrainingError(f"float conversion failed: {exc}") from exc
+    return name_outputs_by_layer(flat, [layer.name for layer in layers_model.layers[1:]])

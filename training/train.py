@@ -1,35 +1,48 @@
-"""From a dataset to the model artefact: model.tflite, model.keras, manifest.json."""
+"""From a dataset to the model artefact: model.tflite, conversion.tflite, model.keras, manifest.json."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from edge_service.conversion import ConversionMatrix
 from edge_service.manifest import MODEL_FILE, Manifest, sha256_of
+from training.augment import Recipe, recipe_for
 from training.datasets import load_dataset
+from training.errors import TrainingError
 
 
 @dataclass
 class TrainOptions:
     dataset: str = "digits"
     preset: str = "seed"
-    output: Path = Path("models/digits")
-    epochs: int = 30
-    batch_size: int = 32
-    size: tuple[int, int] | None = (16, 16)
+    output: Path | None = None       # default models/<dataset>
+    size: tuple[int, int] | None = None  # default: the dataset's own
     channels: int | None = None
     limit: int | None = None
+    data_dir: Path | None = None     # where Fashion-MNIST's files are
     conversion: str = "pca"          # a fitted or fixed method, or a matrix .json / .csv path
     components: int = 8
     patch: int = 3
     fine_tune_conversion: bool = False
-    calibration_samples: int = 300
     seed: int = 0
+    # None: the dataset's recipe (training.augment.RECIPES), else the plain defaults.
+    epochs: int | None = None
+    batch_size: int | None = None
+    dropout: float | None = None
+    augment: str | None = None
+    schedule: str | None = None
+    calibration_samples: int | None = None
+
+    def recipe(self) -> Recipe:
+        base = recipe_for(self.dataset)
+        given = {k: getattr(self, k) for k in ("epochs", "batch_size", "dropout", "augment", "schedule",
+                                               "calibration_samples") if getattr(self, k) is not None}
+        return replace(base, **given)
 
 
 def say(message: str) -> None:
@@ -38,43 +51,57 @@ def say(message: str) -> None:
 
 def train(opts: TrainOptions) -> Manifest:
     """Trains, quantizes, evaluates and writes the artefact; returns its manifest."""
-    import keras
-
-    keras.utils.set_random_seed(opts.seed)
-    data = load_dataset(opts.dataset, opts.size, opts.channels, opts.limit)
+    from training.augment import learning_rate, parse_augment, training_batches
+    recipe = opts.recipe()
+    augment = parse_augment(recipe.augment)
+    out = Path(opts.output or Path("models") / Path(opts.dataset).name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # before the long work, so a bad path fails at once
+    except OSError as exc:
+        raise TrainingError(f"cannot create {out}: {exc.strerror}") from None
+    data = load_dataset(opts.dataset, opts.size, opts.channels, opts.limit, opts.data_dir)
     say(f"dataset {data.summary()}")
+    if "flip" in augment and not data.mirror:
+        raise TrainingError(f"{data.name}: a mirrored image may be another class here; do not flip")
+    import keras  # after every check a user can fail, so a mistake costs no TensorFlow start-up
+    keras.utils.set_random_seed(opts.seed)
     conversion = make_conversion(opts, data.x_train)
     say(f"conversion matrix: {conversion.method}, K={conversion.components}, patch {conversion.patch}")
 
     from training.presets import build_model, every_layer_model
+    batches, steps = training_batches(data.x_train, data.y_train, recipe.batch_size, augment, opts.seed)
     model = build_model(opts.preset, data.input_shape, len(data.labels), conversion,
-                        opts.fine_tune_conversion)
-    say(f"training preset {opts.preset!r}: {model.count_params()} parameters, {opts.epochs} epochs")
-    model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-              epochs=opts.epochs, batch_size=opts.batch_size, verbose=2,
-              callbacks=[keras.callbacks.EarlyStopping(patience=8, restore_best_weights=True)])
-    float_acc = float(model.evaluate(data.x_test, data.y_test, verbose=0)[1])
+                        opts.fine_tune_conversion, recipe.dropout, learning_rate(recipe, recipe.epochs * steps))
+    say(f"training preset {opts.preset!r}: {model.count_params()} parameters, {recipe.describe()}")
+    history = model.fit(batches, validation_data=(data.x_val, data.y_val), epochs=recipe.epochs, verbose=2,
+                        callbacks=[keras.callbacks.EarlyStopping(patience=8, restore_best_weights=True)])
+    float_pred = np.argmax(model.predict(data.x_test, batch_size=256, verbose=0), axis=1)
 
-    from training.evaluate import int8_accuracy
+    from training.evaluate import class_report, int8_predictions
     from training.quantize import layer_infos, quantize_every_layer, representative_sample
     layers_model = every_layer_model(model)
     flat = quantize_every_layer(layers_model, representative_sample(
-        data.x_train, opts.calibration_samples, opts.seed), say)
-    say("evaluating the int8 model on the test split")
-    int8_acc = int8_accuracy(flat, data.x_test, data.y_test)
+        data.x_train, recipe.calibration_samples, opts.seed), say)
+    say(f"evaluating the int8 model on the {len(data.x_test)} test images")
+    reports = {"float": class_report(data.y_test, float_pred, data.labels),
+               "int8": class_report(data.y_test, int8_predictions(flat, data.x_test), data.labels)}
 
-    out = Path(opts.output)
-    out.mkdir(parents=True, exist_ok=True)
     (out / MODEL_FILE).write_bytes(flat)
     model.save(out / "model.keras")
     conversion.save(out / "conversion.json")
     (out / "labels.txt").write_text("\n".join(data.labels) + "\n")
-    manifest = build_manifest(opts, data, conversion, flat, layers_model, layer_infos(flat, layers_model),
-                              float_acc, int8_acc)
-    manifest.save(out)
-    say(f"float accuracy {float_acc:.2%}, int8 accuracy {int8_acc:.2%} "
-        f"(drop {100 * (float_acc - int8_acc):+.2f} points) on {len(data.x_test)} test images")
-    say(f"wrote {out / MODEL_FILE} ({len(flat)} bytes, {len(manifest.layers)} layer outputs) and manifest.json")
+    manifest = build_manifest(opts, recipe, data, conversion, flat, layer_infos(flat, layers_model), reports,
+                              len(history.epoch))
+    from training.conversion_model import add_conversion_model, add_float_model
+    add_float_model(out, manifest, layers_model)
+    add_conversion_model(out, manifest)
+    from training.report import save_metrics_picture
+    save_metrics_picture(manifest, out / "metrics.png")
+    f, q = reports["float"]["accuracy"], reports["int8"]["accuracy"]
+    say(f"float accuracy {f:.2%}, int8 accuracy {q:.2%} (drop {100 * (f - q):+.2f} points) "
+        f"on {len(data.x_test)} test images")
+    say(f"wrote {out / MODEL_FILE} ({len(flat)} bytes, {len(manifest.layers)} layer outputs), "
+        f"conversion.tflite, model_float.tflite, manifest.json and metrics.png")
     return manifest
 
 
@@ -89,7 +116,7 @@ def make_conversion(opts: TrainOptions, x_train: np.ndarray) -> ConversionMatrix
     return matrix_for_method(spec, list(x_train[:2000]), opts.components, opts.patch, seed=opts.seed)
 
 
-def build_manifest(opts, data, conversion, flat, layers_model, layers, float_acc, int8_acc) -> Manifest:
+def build_manifest(opts, recipe, data, conversion, flat, layers, reports, epochs_run) -> Manifest:
     from edge_service.tflite_graph import read_graph
     graph = read_graph(flat)
     inp = graph.tensors[graph.inputs[0]]
@@ -104,11 +131,14 @@ def build_manifest(opts, data, conversion, flat, layers_model, layers, float_acc
         layers=layers,
         model_sha256=sha256_of(flat),
         conversion=conversion.to_json(),
-        training={"dataset": opts.dataset, "preset": opts.preset, "epochs": opts.epochs,
-                  "seed": opts.seed, "train_images": int(len(data.x_train)),
-                  "test_images": int(len(data.x_test)), "float_accuracy": round(float_acc, 5),
-                  "int8_accuracy": round(int8_acc, 5),
-                  "calibration_samples": min(opts.calibration_samples, len(data.x_train)),
+        training={"dataset": opts.dataset, "preset": opts.preset, "epochs": recipe.epochs,
+                  "epochs_run": epochs_run, "recipe": recipe.describe(), "seed": opts.seed,
+                  "split": "own test files" if data.own_split else "pooled 70/15/15",
+                  "train_images": int(len(data.x_train)), "validation_images": int(len(data.x_val)),
+                  "test_images": int(len(data.x_test)),
+                  "float_accuracy": reports["float"]["accuracy"], "int8_accuracy": reports["int8"]["accuracy"],
+                  "metrics": reports,
+                  "calibration_samples": min(recipe.calibration_samples, len(data.x_train)),
                   "fine_tune_conversion": opts.fine_tune_conversion,
                   "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")},
     )

@@ -10,6 +10,9 @@ from edge_service.kernels.windows import WindowedKernel
 
 # A float32 sum is exact while every partial sum stays below 2^24.
 FLOAT32_EXACT = 1 << 24
+# A shallow convolution (the conversion layer: 3x3 on one channel) has so few possible
+# accumulator values that a table of its exact requantized outputs is cheaper than requantizing.
+MAX_TABLE_ENTRIES = 1 << 23
 
 
 def per_channel_multipliers(input_scale: float, weight_scales: np.ndarray, output_scale: float,
@@ -46,6 +49,28 @@ class Conv2D(WindowedKernel):
         self.bias_values = self.bias(2, oc)
         self.multiplier, self.shift = per_channel_multipliers(x.scale, w.scales, out.scale, oc)
         self.lo, self.hi = activation_range(o.get("fused_activation_function"), out.scale, out.zero_point)
+        self.table = self.requantize_table(x.zero_point)
+
+    def requantize_table(self, input_zero_point: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(table, per-channel index offset) of every reachable accumulator's output, or None if too many.
+
+        The dot product of channel c lies in [low_c, high_c] (from its weights and the int8
+        input range); entry offset_c + dot holds requantize(dot + bias_c), computed by the
+        same function as the direct path, so the two are identical.
+        """
+        w = self.weights.astype(np.int64)                       # (depth, OC)
+        v_lo, v_hi = -128 - input_zero_point, 127 - input_zero_point
+        low = np.minimum(w * v_lo, w * v_hi).sum(axis=0)
+        high = np.maximum(w * v_lo, w * v_hi).sum(axis=0)
+        spans = high - low + 1
+        if spans.sum() > MAX_TABLE_ENTRIES or self.dtype != np.float32:
+            return None
+        starts = np.concatenate([[0], np.cumsum(spans)[:-1]])
+        channel = np.repeat(np.arange(len(spans)), spans)
+        dots = np.arange(int(spans.sum())) - starts[channel] + low[channel]
+        table = requantize(dots + self.bias_values[channel], self.multiplier[channel], self.shift[channel],
+                           self.output.zero_point, self.lo, self.hi)
+        return table, (starts - low).astype(np.int32)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         shifted = (x.astype(np.int32) + self.input_offset).astype(self.dtype)
@@ -53,6 +78,9 @@ class Conv2D(WindowedKernel):
         cols = self.windows(shifted, 0)
         n, oh, ow = cols.shape[:3]
         acc = cols.reshape(n * oh * ow, -1) @ self.weights
+        if self.table is not None:
+            table, offsets = self.table
+            return table[acc.astype(np.int32) + offsets].reshape(self.output.shape)
         acc = acc.astype(np.int64) + self.bias_values
         return requantize(acc, self.multiplier, self.shift, self.output.zero_point,
                           self.lo, self.hi).reshape(self.output.shape)

@@ -67,11 +67,15 @@ def test_a_runtime_and_numpy_agree_layer_by_layer_on_the_bundled_frames(shipped_
     for a, b in zip(runtime_sink.results, numpy_sink.results):
         assert a.source == b.source
         for name, values in a.values.items():
-            # XNNPACK rounds once in fp32: within one quantum of the exact integer kernels.
-            assert np.abs(values - b.values[name]).max() <= scales[name] * 1.001, name
-    digits = [r for r in numpy_sink.results if r.source.startswith("digit_")]
-    correct = sum(r.top[0]["label"] == r.source[6] for r in digits)
-    assert correct >= 8, f"only {correct} of 10 sample digits recognised"
+            # XNNPACK rounds once in fp32: within one quantum of the exact integer kernels. The
+            # softmax can turn a logit one quantum off into several quanta of probability where
+            # classes are close (the Hubble frame): there, within 0.05.
+            tolerance = 0.05 if name == "predictions" else scales[name] * 1.001
+            assert np.abs(values - b.values[name]).max() <= tolerance, name
+    fashion = [r for r in numpy_sink.results if r.source.startswith("fashion_")]
+    labels = artefact.manifest.labels
+    assert len(fashion) == 10
+    assert all(r.top[0]["label"] == labels[int(r.source.split("_")[1])] for r in fashion)
 
 
 def test_each_result_has_stats_latencies_and_status(shipped_model):
@@ -82,7 +86,7 @@ def test_each_result_has_stats_latencies_and_status(shipped_model):
     assert data["model_sha256"] == load_artefact(shipped_model).manifest.model_sha256
     assert [t["label"] for t in data["top"]][:1] and len(data["top"]) == 2
     conv = data["layers"]["conv1"]
-    assert conv["shape"] == [16, 16, 64] and len(conv["channels"]["mean"]) == 64
+    assert conv["shape"] == [26, 26, 64] and len(conv["channels"]["mean"]) == 64
     assert 0.0 <= conv["active"] <= 1.0 and conv["min"] <= conv["mean"] <= conv["max"]
     assert set(data["latency_ms"]) >= {"preprocess", "inference", "statistics", "total", "layers"}
     assert set(data["latency_ms"]["layers"]) == {l.name for l in load_artefact(shipped_model).manifest.layers}

@@ -15,12 +15,12 @@ def manifest(shipped_model):
 
 def test_output_is_the_models_int8_input(manifest):
     x = Preprocessor(manifest)(np.zeros((480, 640, 3), np.uint8))
-    assert x.shape == (1, 16, 16, 1) and x.dtype == np.int8
+    assert x.shape == (1, 28, 28, 1) and x.dtype == np.int8
     assert (x == manifest.input["zero_point"]).all()  # black maps to the zero point of 0.0
 
 
 def test_white_maps_to_the_top_of_the_range(manifest):
-    x = Preprocessor(manifest)(np.full((16, 16, 3), 255, np.uint8))
+    x = Preprocessor(manifest)(np.full((28, 28, 3), 255, np.uint8))
     expected = round(1.0 / manifest.input["scale"]) + manifest.input["zero_point"]
     assert (x == min(expected, 127)).all()
 
@@ -36,7 +36,7 @@ def test_fit_modes_on_a_wide_frame(manifest, fit, inside):
 
 def test_invert(manifest):
     manifest.preprocessing["invert"] = True
-    x = Preprocessor(manifest)(np.full((16, 16, 3), 255, np.uint8))
+    x = Preprocessor(manifest)(np.full((28, 28, 3), 255, np.uint8))
     assert (x == manifest.input["zero_point"]).all()
 
 

@@ -52,10 +52,10 @@ def test_serve_with_a_missing_model_is_one_clear_line(tmp_path):
 
 def test_layers_writes_a_gallery_of_every_layer(tmp_path):
     samples = Path(__file__).resolve().parents[2] / "edge_service" / "samples"
-    result = CliRunner().invoke(main, ["layers", str(samples / "digit_7.png"), str(samples / "digit_2.png"),
-                                       "-o", str(tmp_path)])
+    result = CliRunner().invoke(main, ["layers", str(samples / "fashion_9_ankle_boot.png"),
+                                       str(samples / "fashion_2_pullover.png"), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert re.search(r"digit_7.png: 7 ", result.output)
+    assert re.search(r"fashion_9_ankle_boot.png: Ankle boot ", result.output)
     index = (tmp_path / "index.html").read_text()
     images = re.findall(r"src='([^']+)'", index)
     assert len(images) == 2 * (2 + 8)  # camera frame, model input and 8 layers per frame

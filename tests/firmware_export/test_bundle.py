@@ -7,6 +7,7 @@ import os
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edge_service.manifest import load_artefact
@@ -48,17 +49,20 @@ def _state(model_dir: Path) -> dict:
 def test_signed_bundle_installs_and_the_service_can_load_it(shipped_model, keys, tmp_path):
     info = make_bundle(shipped_model, tmp_path / "b.tar.gz", keys / "k.key")
     assert info["signed"] and set(info["files"]) == {"model.tflite", "manifest.json", "labels.txt", "bundle.json",
+                                                    "conversion.tflite", "model_float.tflite",
                                                     "SHA256SUMS", "SHA256SUMS.sig"}
     done = install_bundle(tmp_path / "b.tar.gz", tmp_path / "models", keys / "k.pub")
-    installed = load_artefact(tmp_path / "models" / "digits-seed")
+    installed = load_artefact(tmp_path / "models" / "fashion-mnist-seed")
     assert installed.manifest.model_sha256 == load_artefact(shipped_model).manifest.model_sha256
+    from edge_service.fullres import ConversionLayers
+    assert ConversionLayers(installed)(np.zeros((30, 40, 3), np.uint8)).shape[:2] == (30, 40)
     assert done["previous"] is None and done["signed"]
 
 
 def test_a_new_install_keeps_the_previous_for_rollback(shipped_model, tmp_path):
     make_bundle(shipped_model, tmp_path / "a.tar.gz")
     install_bundle(tmp_path / "a.tar.gz", tmp_path / "models")
-    first = os.readlink(tmp_path / "models" / "digits-seed" / "current")
+    first = os.readlink(tmp_path / "models" / "fashion-mnist-seed" / "current")
     # A retrained model under the same name: same manifest name, other weights.
     other = tmp_path / "other"
     import shutil
@@ -73,10 +77,10 @@ def test_a_new_install_keeps_the_previous_for_rollback(shipped_model, tmp_path):
     (other / "manifest.json").write_text(json.dumps(manifest))
     make_bundle(other, tmp_path / "b.tar.gz")
     done = install_bundle(tmp_path / "b.tar.gz", tmp_path / "models")
-    assert done["previous"] == first and os.readlink(tmp_path / "models" / "digits-seed" / "current") != first
-    back = rollback(tmp_path / "models", "digits-seed")
+    assert done["previous"] == first and os.readlink(tmp_path / "models" / "fashion-mnist-seed" / "current") != first
+    back = rollback(tmp_path / "models", "fashion-mnist-seed")
     assert back["current"] == first
-    assert load_artefact(tmp_path / "models" / "digits-seed").manifest.model_sha256 == \
+    assert load_artefact(tmp_path / "models" / "fashion-mnist-seed").manifest.model_sha256 == \
         load_artefact(shipped_model).manifest.model_sha256
 
 
@@ -130,10 +134,10 @@ def test_cli_install_and_rollback(shipped_model, tmp_path):
     made = runner.invoke(main, ["export", "bundle", "--model", str(shipped_model), "-o", str(tmp_path / "b.tar.gz")])
     assert made.exit_code == 0, made.output
     result = runner.invoke(main, ["install", str(tmp_path / "b.tar.gz"), "--model-dir", str(tmp_path / "m")])
-    assert result.exit_code == 0 and "installed digits-seed" in result.output
+    assert result.exit_code == 0 and "installed fashion-mnist-seed" in result.output
     again = runner.invoke(main, ["install", str(tmp_path / "b.tar.gz"), "--model-dir", str(tmp_path / "m")])
     assert again.exit_code == 0 and "already the current one" in again.output and "previous" not in again.output
-    refused = runner.invoke(main, ["rollback", "digits-seed", "--model-dir", str(tmp_path / "m")])
+    refused = runner.invoke(main, ["rollback", "fashion-mnist-seed", "--model-dir", str(tmp_path / "m")])
     assert refused.exit_code == 2 and "no previous version" in refused.output
     unknown = runner.invoke(main, ["rollback", "nosuch", "--model-dir", str(tmp_path / "m")])
     assert unknown.exit_code == 2 and "no model named 'nosuch' is installed" in unknown.output

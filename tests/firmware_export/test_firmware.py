@@ -31,10 +31,10 @@ def exported(shipped_model, tmp_path_factory):
 def test_the_bytes_in_model_data_cc_are_the_model(exported, shipped_model):
     _, out = exported
     text = (out / "model_data.cc").read_text()
-    array = re.search(r"alignas\(16\) const unsigned char g_digits_seed_model_data\[\] = \{(.*?)\};", text, re.S)
+    array = re.search(r"alignas\(16\) const unsigned char g_fashion_mnist_seed_model_data\[\] = \{(.*?)\};", text, re.S)
     parsed = bytes(int(b, 16) for b in re.findall(r"0x([0-9a-f]{2})", array.group(1)))
     assert parsed == (shipped_model / "model.tflite").read_bytes()
-    assert f"g_digits_seed_model_data_len = {len(parsed)};" in text
+    assert f"g_fashion_mnist_seed_model_data_len = {len(parsed)};" in text
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
@@ -43,8 +43,8 @@ def test_model_data_and_settings_compile(exported, tmp_path):
     subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", "-c", str(out / "model_data.cc"),
                     "-o", str(tmp_path / "model_data.o")], check=True, cwd=out)
     (tmp_path / "use.cc").write_text('#include "model_settings.h"\n'
-                                     "static_assert(unseen_digits_seed::kLayerCount == 8, \"layers\");\n"
-                                     "int main() { return unseen_digits_seed::kInputDims[1] == 16 ? 0 : 1; }\n")
+                                     "static_assert(unseen_fashion_mnist_seed::kLayerCount == 8, \"layers\");\n"
+                                     "int main() { return unseen_fashion_mnist_seed::kInputDims[1] == 28 ? 0 : 1; }\n")
     subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", f"-I{out}", str(tmp_path / "use.cc"),
                     "-o", str(tmp_path / "use")], check=True)
     assert subprocess.run([str(tmp_path / "use")]).returncode == 0
@@ -63,7 +63,8 @@ def test_the_op_resolver_registers_exactly_the_models_ops(exported, shipped_mode
 def test_the_measured_arena_is_the_smallest_that_works(exported, shipped_model):
     report, out = exported
     model = (shipped_model / "model.tflite").read_bytes()
-    sample = np.zeros((1, 16, 16, 1), np.int8)
+    graph = read_graph(model)
+    sample = np.zeros(graph.tensors[graph.inputs[0]].shape, np.int8)
     with quiet_stderr():
         assert _runs(model, report.arena_measured, sample)
         assert not _runs(model, report.arena_measured - 2 * STEP, sample)

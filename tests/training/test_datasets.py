@@ -1,6 +1,7 @@
 """Every dataset loader gives the same split; bad input names the file."""
 
 import gzip
+from pathlib import Path
 import struct
 
 import numpy as np
@@ -108,3 +109,48 @@ def test_npz(tmp_path):
     np.savez(tmp_path / "bad.npz", x=np.zeros((4, 3, 3)))
     with pytest.raises(DatasetError, match="bad.npz"):
         load_dataset(str(tmp_path / "bad.npz"))
+
+
+def test_idx_folder_with_train_and_t10k_keeps_its_own_split(tmp_path):
+    rng = np.random.default_rng(1)
+    train_x, test_x = rng.integers(0, 256, (100, 6, 6)), rng.integers(0, 256, (30, 6, 6))
+    _write_idx(tmp_path / "train-images-idx3-ubyte", train_x)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(100) % 2)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", test_x)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(30) % 2)
+    d = load_dataset(str(tmp_path))
+    assert d.own_split and (len(d.x_train), len(d.x_val), len(d.x_test)) == (90, 10, 30)
+    np.testing.assert_array_equal((d.x_test[..., 0] * 255).round(), test_x)  # the test files, in file order
+    seen = {im.tobytes() for im in np.concatenate([d.x_train, d.x_val])}
+    assert not seen & {im.tobytes() for im in d.x_test}
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+needs_fashion = pytest.mark.skipif(not FASHION.is_dir(), reason="apt-get install dataset-fashion-mnist")
+
+
+@needs_fashion
+def test_fashion_mnist_from_the_debian_files_keeps_train_and_t10k_apart():
+    from edge_service.idx import read_idx as raw_idx
+    d = load_dataset("fashion-mnist")
+    assert d.labels[0] == "T-shirt/top" and d.labels[9] == "Ankle boot" and len(d.labels) == 10
+    assert d.input_shape == (28, 28, 1) and d.own_split and d.mirror
+    assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (54_000, 6_000, 10_000)
+    t10k = raw_idx(FASHION / "t10k-images-idx3-ubyte.gz")
+    np.testing.assert_array_equal((d.x_test[..., 0] * 255).round().astype(np.uint8), t10k)
+    np.testing.assert_array_equal(d.y_test, raw_idx(FASHION / "t10k-labels-idx1-ubyte.gz"))
+    assert np.bincount(d.y_val).tolist() == [600] * 10  # validation is stratified out of train-* only
+    train_labels = raw_idx(FASHION / "train-labels-idx1-ubyte.gz")
+    assert sorted(np.concatenate([d.y_train, d.y_val])) == sorted(train_labels)
+
+
+@needs_fashion
+def test_fashion_mnist_limit_cuts_each_of_its_files():
+    d = load_dataset("fashion-mnist", limit=500, size=(14, 14))
+    assert len(d.x_train) + len(d.x_val) == 500 and len(d.x_test) == 500 and d.input_shape == (14, 14, 1)
+
+
+def test_missing_fashion_mnist_says_in_one_line_how_to_install(tmp_path):
+    with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist") as info:
+        load_dataset("fashion-mnist", data_dir=tmp_path)
+    assert "\n" not in str(info.value) and str(tmp_path) in str(info.value)

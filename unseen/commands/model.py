@@ -25,29 +25,45 @@ def _size(value: str | None) -> tuple[int, int] | None:
 
 @click.command()
 @click.option("--dataset", default="digits", show_default=True,
-              help="digits, faces, an IDX folder, a folder of class folders, or an .npz")
+              help="digits, faces, fashion-mnist, an IDX folder, a folder of class folders, or an .npz")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="where fashion-mnist's IDX files are (default /usr/share/datasets/fashion-mnist)")
 @click.option("--preset", type=click.Choice(["seed", "micro"]), default="seed", show_default=True)
-@click.option("-o", "--output", type=OutputDir(), default="models/digits", show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 1000), default=30, show_default=True)
-@click.option("--input-size", default="16x16", show_default=True, help="HxW the images are resized to")
+@click.option("-o", "--output", type=OutputDir(), default=None, help="artefact folder  [default: models/<dataset>]")
+@click.option("--epochs", type=click.IntRange(1, 1000), default=None,
+              help="training epochs  [default: the preset's recipe for the dataset]")
+@click.option("--input-size", default=None, help="HxW the images are resized to  [default: the dataset's own]")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="force grey or RGB")
-@click.option("--limit", type=click.IntRange(10), default=None, help="use only this many images")
+@click.option("--limit", type=click.IntRange(10), default=None,
+              help="use only this many images (of each of the train and test files, for a dataset that has both)")
 @click.option("--conversion", default="pca", show_default=True,
               help="pca, whiten, ica, nmf, identity, luma, sobel, edges, or a matrix .json/.csv")
 @click.option("--components", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--patch", type=click.IntRange(1, 7), default=3, show_default=True)
 @click.option("--fine-tune-conversion", is_flag=True, help="train the conversion layer too")
-@click.option("--calibration-samples", type=click.IntRange(1), default=300, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=None, help="[default: the dataset's recipe, else 30]")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="[default: the recipe's, else 32]")
+@click.option("--dropout", type=click.FloatRange(0.0, 0.9), default=None,
+              help="before the dense layers  [default: the recipe's, else 0]")
+@click.option("--augment", default=None, help="flip, shift, flip+shift or none  [default: the recipe's, else none]")
+@click.option("--schedule", type=click.Choice(["constant", "cosine"]), default=None,
+              help="learning rate  [default: the recipe's, else constant]")
+@click.option("--calibration-samples", type=click.IntRange(1), default=None, help="[default: the recipe's, else 300]")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train(dataset, preset, output, epochs, input_size, channels, limit, conversion, components, patch,
-          fine_tune_conversion, calibration_samples, seed) -> None:
-    """Train a CNN behind a conversion matrix and write the int8 artefact."""
+def train(dataset, data_dir, preset, output, input_size, channels, limit, conversion, components, patch,
+          fine_tune_conversion, epochs, batch_size, dropout, augment, schedule, calibration_samples, seed) -> None:
+    """Train a CNN behind a conversion matrix and write the int8 artefact.
+
+    A dataset with a recipe (fashion-mnist) gets its epochs, batch, dropout, augmentation and
+    learning-rate schedule unless given here.
+    """
     from training.train import TrainOptions, train as run_training
-    run_training(TrainOptions(dataset=dataset, preset=preset, output=output, epochs=epochs,
-                              size=_size(input_size), channels=int(channels) if channels else None,
-                              limit=limit, conversion=conversion, components=components, patch=patch,
-                              fine_tune_conversion=fine_tune_conversion,
-                              calibration_samples=calibration_samples, seed=seed))
+    run_training(TrainOptions(dataset=dataset, preset=preset, output=output, size=_size(input_size),
+                              channels=int(channels) if channels else None, limit=limit, data_dir=data_dir,
+                              conversion=conversion, components=components, patch=patch,
+                              fine_tune_conversion=fine_tune_conversion, seed=seed, epochs=epochs,
+                              batch_size=batch_size, dropout=dropout, augment=augment, schedule=schedule,
+                              calibration_samples=calibration_samples))
 
 
 @click.group()
