@@ -141,7 +141,7 @@ def test_cli_install_and_rollback(shipped_model, tmp_path):
     assert refused.exit_code == 2 and "no previous version" in refused.output
     unknown = runner.invoke(main, ["rollback", "nosuch", "--model-dir", str(tmp_path / "m")])
     assert unknown.exit_code == 2 and "no model named 'nosuch' is installed" in unknown.output
-    assert "installed: digits-seed" in unknown.output
+    assert "installed: fashion-mnist-seed" in unknown.output
 
 
 def test_keygen_refuses_to_overwrite_a_key_pair_without_force(tmp_path):
