@@ -12,7 +12,7 @@ from edge_service.backends import Backend, select_backend
 from edge_service.errors import EdgeError
 from edge_service.manifest import ModelArtefact, load_artefact
 from edge_service.preprocess import Preprocessor
-from edge_service.results import FrameResult
+from edge_service.results import FrameResult, FullResolution
 from edge_service.sources import Frame
 from edge_service.stats import dequantize, layer_stats, top_k
 
@@ -39,6 +39,7 @@ class BackendChoice:
 class AnalysisSettings:
     top_k: int = 3
     channel_stats: bool = True
+    conversion_max_pixels: int = 2_000_000   # the full-resolution conversion layers; 0: off
 
 
 class FrameAnalyzer:
@@ -63,6 +64,26 @@ class FrameAnalyzer:
         self.labels = artefact.manifest.labels
         self.layer_names = [layer.name for layer in artefact.manifest.layers]
         self.quantization = {layer.name: (layer.scale, layer.zero_point) for layer in artefact.manifest.layers}
+        self.fullres = self._full_resolution(artefact)
+
+    def _full_resolution(self, artefact: ModelArtefact):
+        """conversion.tflite on the numpy kernels (exact at any size), when the model has one."""
+        if not self.settings.conversion_max_pixels or not artefact.manifest.conversion_model:
+            return None
+        from edge_service.fullres import ConversionLayers
+        layers = ConversionLayers(artefact, "numpy", self.settings.conversion_max_pixels)
+        names = list((artefact.manifest.conversion or {}).get("layer_names") or [])
+        out = layers.entry["output"]
+        return layers, float(out["scale"]), int(out["zero_point"]), names
+
+    @property
+    def picture_names(self) -> list[str]:
+        """Every picture a frame can give: each layer, and each full-resolution conversion layer."""
+        extra = []
+        if self.fullres is not None:
+            channels = int(self.fullres[0].entry["layers"])
+            extra = [f"conversion/{k}" for k in range(channels)] + ["conversion/composite"]
+        return self.layer_names + extra
 
     def check_top_k(self, k: int) -> None:
         if not 1 <= k <= len(self.labels):
@@ -107,13 +128,26 @@ class FrameAnalyzer:
         prediction = self.artefact.manifest.prediction
         top = top_k(dequantize(outputs[prediction], self.layers[prediction]), self.labels, self.settings.top_k)
         t3 = time.perf_counter()
+        fullres = self._run_full_resolution(frame, stats)
+        t4 = time.perf_counter()
         latency = {"preprocess": round((t1 - t0) * 1000, 3), "inference": round((t2 - t1) * 1000, 3),
-                   "statistics": round((t3 - t2) * 1000, 3), "total": round((t3 - t0) * 1000, 3)}
+                   "statistics": round((t3 - t2) * 1000, 3), "total": round((t4 - t0) * 1000, 3)}
+        if fullres is not None:
+            latency["conversion_full_resolution"] = round((t4 - t3) * 1000, 3)
         if inference.layer_seconds:
             latency["layers"] = {k: round(v * 1000, 4) for k, v in inference.layer_seconds.items()}
         return FrameResult(seq, frame.timestamp, frame.label, self.backend.name, top, stats, latency,
                            frame.image, self.preprocess.picture(x), outputs, self.quantization,
-                           self.artefact.manifest.model_sha256)
+                           self.artefact.manifest.model_sha256, fullres)
+
+    def _run_full_resolution(self, frame: Frame, stats: dict) -> FullResolution | None:
+        if self.fullres is None:
+            return None
+        runner, scale, zero_point, names = self.fullres
+        layers = runner(frame.image)
+        stats["conversion_full_resolution"] = layer_stats(layers, scale, zero_point,
+                                                          per_channel=self.settings.channel_stats)
+        return FullResolution(layers, scale, zero_point, names or [str(k) for k in range(layers.shape[-1])])
 
     def close(self) -> None:
         self.backend.close()

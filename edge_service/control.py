@@ -91,7 +91,7 @@ class Control:
         if unknown or not args:
             raise CommandError(f"set takes fps, layers and top_k; got {sorted(args) or 'nothing'}")
         fps, layers, top_k = args.get("fps"), args.get("layers"), args.get("top_k")
-        names = self.analyzer.layer_names
+        names = self.analyzer.picture_names
         if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 <= fps <= 1000):
             raise CommandError("fps must be a number from 0 (no limit) to 1000")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)

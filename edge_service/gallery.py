@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image
 
 from edge_service.errors import EdgeError
-from edge_service.pictures import html_page, layer_picture
+from edge_service.frame_pictures import draw, picture_names
+from edge_service.pictures import html_page
 from edge_service.results import FrameResult
 from edge_service.sinks import Sink
 
@@ -52,12 +53,11 @@ class GallerySink(Sink):
         model_input = Image.fromarray(result.model_input)
         zoom = max(1, 128 // max(model_input.size))
         model_input.resize((model_input.width * zoom, model_input.height * zoom), Image.NEAREST).save(folder / "input.png")
-        last = list(result.values)[-1]
+        last = list(result.outputs)[-1]
         pictures = []
-        for i, (name, values) in enumerate(result.values.items()):
-            file = f"{i:02d}_{name}.png"
-            names = self.labels if name == last else self.map_names.get(name)
-            layer_picture(name, values, names).save(folder / file)
+        for i, name in enumerate(picture_names(result)):
+            file = f"{i:02d}_{name.replace('/', '_')}.png"
+            draw(result, name, self.labels if name == last else self.map_names.get(name)).save(folder / file)
             pictures.append((name, file))
         self.entries.append({"seq": result.seq, "folder": folder.name, "source": result.source,
                              "top": result.top, "latency": result.latency_ms, "backend": result.backend,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from edge_service.frame_pictures import picture_names
 from edge_service.results import FrameResult
 
 
@@ -28,14 +29,15 @@ class LayerImagePolicy:
 
     def layers_for(self, result: FrameResult) -> list[str]:
         with self.lock:
+            available = picture_names(result)
             if self.snapshot:
                 self.snapshot = False
-                return list(result.values)
+                return available
             if not self.layers:
                 return []
             now = time.monotonic()
             if now - self.last < self.every_seconds:
                 return []
             self.last = now
-            names = list(result.values) if self.layers == "all" else self.layers
-            return [n for n in names if n in result.values]
+            names = available if self.layers == "all" else self.layers
+            return [n for n in names if n in available]

@@ -10,6 +10,19 @@ import numpy as np
 
 
 @dataclass
+class FullResolution:
+    """Seed 000's layers of the whole frame: conversion.tflite's int8 output (H, W, K) and its names."""
+
+    layers: np.ndarray
+    scale: float
+    zero_point: int
+    names: list[str]
+
+    def real(self) -> np.ndarray:
+        return dequantize(self.layers, self.scale, self.zero_point)
+
+
+@dataclass
 class FrameResult:
     seq: int
     captured_at: float
@@ -23,6 +36,7 @@ class FrameResult:
     outputs: dict[str, np.ndarray]              # layer name -> int8 output (batch removed)
     quantization: dict[str, tuple[float, int]]  # layer name -> (scale, zero point)
     model_sha256: str = ""
+    fullres: FullResolution | None = None       # the conversion layers at the frame's own resolution
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _values: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
 

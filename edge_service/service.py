@@ -42,10 +42,10 @@ def build_loop(config: Config, extra_sinks: list[Sink] | None = None) -> Service
         source.close()
     choice = BackendChoice(m.backend, m.mode, m.threads or None, m.max_failures)
     analyzer = FrameAnalyzer.open(Path(m.path) if m.path else default_model_dir(), choice,
-                                  AnalysisSettings(r.top_k, r.channel_stats))
+                                  AnalysisSettings(r.top_k, r.channel_stats, r.conversion_max_pixels))
     settings = LoopSettings(max_fps=r.max_fps, queue=r.queue, frames=r.frames, status_every=r.status_every,
                             retry_max_seconds=s.retry_max_seconds, max_retries=s.max_retries)
-    layer_policy(config, analyzer.layer_names)  # a misspelt layer is an error at start, MQTT or not
+    layer_policy(config, analyzer.picture_names)  # a misspelt layer is an error at start, MQTT or not
     sinks = build_sinks(config, analyzer) + list(extra_sinks or [])
     return ServiceLoop(source, analyzer, sinks, settings, config.device_id, Counters())
 
@@ -81,7 +81,7 @@ def attach_mqtt(config: Config, loop: ServiceLoop):
     """The MQTT sink with its outbox, answering commands through the control surface; connects
     before frames flow, so a refused connection is an error at start."""
     from edge_service.mqtt.sink import MqttSink
-    policy = layer_policy(config, loop.analyzer.layer_names)
+    policy = layer_policy(config, loop.analyzer.picture_names)
     control = Control(loop, policy, Path(config.model.dir) if config.model.dir else None)
     sink = MqttSink(mqtt_settings(config), open_outbox(config), config.device_id, policy, control.handle)
     sink.start(wait=True)

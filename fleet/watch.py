@@ -40,7 +40,8 @@ class Watcher:
                  client_id: str = "") -> None:
         self.settings, self.save, self.echo = settings, save, echo
         prefix = settings.prefix.rstrip("/")
-        self.topics = [f"{prefix}/{device}/result", f"{prefix}/{device}/status", f"{prefix}/{device}/layers/+"]
+        self.prefix = prefix
+        self.topics = [f"{prefix}/{device}/result", f"{prefix}/{device}/status", f"{prefix}/{device}/layers/#"]
         self.seen: set[str] = set()
         self.duplicates = self.results = self.images = self.malformed = self.save_errors = 0
         self.recent: deque[dict] = deque(maxlen=50)
@@ -83,18 +84,19 @@ class Watcher:
             log.error("cannot save %s: %s", message.topic, exc)
 
     def _handle(self, topic: str, payload: bytes) -> None:
-        parts = topic.split("/")
-        if parts[-1] == "status":
+        # <prefix>/<device>/status | result | layers/<layer>[/<channel>]
+        device, _, rest = topic[len(self.prefix) + 1:].partition("/")
+        if rest == "status":
             status = json.loads(payload)
             if not isinstance(status, dict):
                 raise ValueError("status is not an object")
-            self.statuses[parts[-2]] = status
-            self.echo(f"[{parts[-2]}] status {status.get('state')} backend {status.get('backend')} "
+            self.statuses[device] = status
+            self.echo(f"[{device}] status {status.get('state')} backend {status.get('backend')} "
                       f"fps {status.get('fps')}")
-        elif parts[-1] == "result":
-            self._result(parts[-2], parse_result(payload))
-        elif self.save and len(parts) >= 3 and parts[-2] == "layers":
-            self._layer_image(parts[-3], parts[-1], payload)
+        elif rest == "result":
+            self._result(device, parse_result(payload))
+        elif self.save and rest.startswith("layers/"):
+            self._layer_image(device, rest[len("layers/"):].replace("/", "-"), payload)
 
     def _result(self, device: str, result: dict) -> None:
         with self.lock:

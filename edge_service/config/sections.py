@@ -67,6 +67,9 @@ class RunSection:
     frames: int = option(0, "--frames", "stop after this many frames (0: run until stopped)", minimum=0)
     top_k: int = option(3, "--top-k", "labels per prediction (at most the model's label count)", minimum=1)
     channel_stats: bool = option(True, "--channel-stats", "per-channel statistics in each result")
+    conversion_max_pixels: int = option(2_000_000, "--conversion-max-pixels",
+                                        "conversion layers at the frame's own resolution, scaled down to at most "
+                                        "this many pixels (0: off)", minimum=0, maximum=50_000_000)
     status_every: float = option(10.0, "--status-every", "seconds between status messages", minimum=0.1,
                                  maximum=86400)
 

@@ -8,17 +8,16 @@ import queue
 import threading
 from collections.abc import Callable
 
-import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from edge_service.pictures import layer_picture
+from edge_service.frame_pictures import draw
 from edge_service.results import FrameResult
 
 log = logging.getLogger("unseen.mqtt")
 
 
-def layer_png(name: str, values: np.ndarray, result: FrameResult | None = None) -> bytes:
+def layer_png(result: FrameResult, name: str) -> bytes:
     """A palette PNG at low compression: the grids have few colours, and speed matters more than bytes.
 
     The PNG names its result in text chunks (unseen:id, unseen:seq, unseen:layer), so a subscriber
@@ -26,11 +25,10 @@ def layer_png(name: str, values: np.ndarray, result: FrameResult | None = None) 
     """
     info = PngInfo()
     info.add_text("unseen:layer", name)
-    if result is not None:
-        info.add_text("unseen:id", result.id)
-        info.add_text("unseen:seq", str(result.seq))
+    info.add_text("unseen:id", result.id)
+    info.add_text("unseen:seq", str(result.seq))
     buffer = io.BytesIO()
-    layer_picture(name, values).save(buffer, format="PNG", compress_level=1, pnginfo=info)
+    draw(result, name).save(buffer, format="PNG", compress_level=1, pnginfo=info)
     return buffer.getvalue()
 
 
@@ -67,7 +65,7 @@ class LayerEncoder:
                 result, names = job
                 for name in names:
                     try:
-                        self.deliver(name, layer_png(name, result.values[name], result), f"{result.id}:{name}")
+                        self.deliver(name, layer_png(result, name), f"{result.id}:{name}")
                     except Exception as exc:  # one picture that fails must not stop the others
                         log.error("layer image %s of frame %d: %s", name, result.seq, exc)
             finally:

@@ -250,18 +250,19 @@ def test_outbox_commands_and_watch(broker, tmp_path):
                                 "--mqtt-layers", "all", "--mqtt-layers-every", "0"])
     assert dead.exit_code == 0, dead.output
     status = runner.invoke(main, ["outbox", "status", "--outbox-dir", outbox])
-    assert status.output.startswith("36 messages waiting")  # 4 results + 4 x 8 layer images
+    # 4 results + 4 x (8 layer images + 8 full-resolution conversion layers and their composite)
+    assert status.output.startswith("72 messages waiting")
     watch = subprocess.Popen([sys.executable, "-m", "unseen.cli", "watch", "--mqtt-port", str(broker.port),
                               "--device-id", DEVICE, "--save", str(tmp_path / "watch"), "--count", "4",
                               "--timeout", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert watch.stdout.readline().startswith("watching")
     flush = runner.invoke(main, ["outbox", "flush", "--outbox-dir", outbox, "--device-id", DEVICE,
                                  "--mqtt-host", "127.0.0.1", "--mqtt-port", str(broker.port)])
-    assert flush.exit_code == 0 and "sent 36 of 36" in flush.output, flush.output
+    assert flush.exit_code == 0 and "sent 72 of 72" in flush.output, flush.output
     out, err = watch.communicate(timeout=40)
     assert watch.returncode == 0, err
     assert "4 results, 0 duplicates dropped" in out and f"[{DEVICE}] #1 " in out
-    assert (tmp_path / "watch" / "index.html").exists() and len(list((tmp_path / "watch" / "layers").glob("*.png"))) == 32
+    assert (tmp_path / "watch" / "index.html").exists() and len(list((tmp_path / "watch" / "layers").glob("*.png"))) == 68
     purge = runner.invoke(main, ["outbox", "purge", "--outbox-dir", outbox, "--yes"])
     assert purge.output.strip() == "deleted 0 messages"
 
@@ -391,3 +392,20 @@ def test_broker_settings_the_broker_would_refuse_are_errors_at_start(broker, tmp
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_full_resolution_conversion_layers_are_published_on_their_own_topics(broker, tmp_path):
+    import io
+    from PIL import Image
+    from edge_service.sources.files import SAMPLES_DIR
+    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/layers/#")
+    finish(serve(broker.port, tmp_path, "--frames", "1", "--backend", "numpy", "--source",
+                 str(SAMPLES_DIR / "hubble_deep_field.jpg"), "--mqtt-layers", "conversion/0,conversion/composite",
+                 "--mqtt-layers-every", "0"))
+    assert subscriber.wait(lambda: len(subscriber.messages) >= 2)
+    size = Image.open(SAMPLES_DIR / "hubble_deep_field.jpg").size
+    composite = Image.open(io.BytesIO(subscriber.payloads("/layers/conversion/composite")[0]))
+    assert composite.size == size and composite.info["unseen:seq"] == "1"
+    layer = Image.open(io.BytesIO(subscriber.payloads("/layers/conversion/0")[0]))
+    assert layer.width > size[0] and layer.height > size[1]  # the map at full size, its title and colour bar
+    subscriber.close()

@@ -58,8 +58,24 @@ def test_layers_writes_a_gallery_of_every_layer(tmp_path):
     assert re.search(r"fashion_9_ankle_boot.png: Ankle boot ", result.output)
     index = (tmp_path / "index.html").read_text()
     images = re.findall(r"src='([^']+)'", index)
-    assert len(images) == 2 * (2 + 8)  # camera frame, model input and 8 layers per frame
+    # Per frame: the camera frame, the model input, 8 layers, and at the frame's own resolution the
+    # 8 conversion layers and their false-colour composite.
+    assert len(images) == 2 * (2 + 8 + 8 + 1)
     assert all((tmp_path / image).exists() for image in images)
+
+
+def test_the_conversion_layers_of_a_1000x872_frame_reach_the_gallery_at_1000x872(tmp_path):
+    from PIL import Image
+    from edge_service.sources.files import SAMPLES_DIR
+    Image.open(SAMPLES_DIR / "hubble_deep_field.jpg").convert("RGB").resize((1000, 872)).save(tmp_path / "hdf.png")
+    result = CliRunner().invoke(main, ["layers", str(tmp_path / "hdf.png"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    frame = tmp_path / "out" / "frames" / "000001"
+    assert Image.open(frame / "frame.png").size == (1000, 872)
+    composite = next(frame.glob("*conversion_composite.png"))
+    assert Image.open(composite).size == (1000, 872)
+    layer = Image.open(next(frame.glob("*conversion_0.png")))
+    assert layer.width > 1000 and layer.height > 872  # the map at 1000x872, its title and colour bar
 
 
 def test_filters_draws_every_weighted_op(tmp_path):
