@@ -30,10 +30,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from unseen.commands import export, model, mqtt, service
+    from unseen.commands import collect, export, model, mqtt, service
     for command in (model.train, model.convert, model.inspect, model.verify, service.serve, service.layers,
                     service.filters, mqtt.outbox, mqtt.watch, mqtt.broker, export.export, export.install,
-                    export.rollback):
+                    export.rollback, collect.collect):
         main.add_command(command)
 
 
