@@ -110,6 +110,7 @@ class MqttSource:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self.connected.clear()  # a disconnection asked for is not worth a warning
         self.client.disconnect()
         self.client.loop_stop()
 
