@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,15 +16,54 @@ from pathlib import Path
 def serve(port: int, folder: Path, device: str, *args: str) -> subprocess.Popen:
     """A device publishing to 127.0.0.1:port; every result it makes is also in <folder>/<device>.jsonl."""
     cmd = [sys.executable, "-m", "unseen.cli", "serve", "--device-id", device, "--mqtt-host", "127.0.0.1",
-           "--mqtt-port", str(port), "--outbox-dir", str(folder / f"outbox-{device}"), "--backend", "numpy",
+           "--mqtt-port", str(port), "--outbox-dir", str(folder / f"outbox-{device}"), "--backend", "litert",
            "--no-channel-stats", "--jsonl", str(folder / f"{device}.jsonl"), "--mqtt-backoff-max", "1",
            "--log-level", "warning", *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def collect(db: str, *args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "unseen.cli", "collect", "--db", db, "--log-level", "info", *args]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+class Collector:
+    """`unseen collect` in a subprocess, its stderr read as it comes (to wait for a line)."""
+
+    def __init__(self, db: str, *args: str) -> None:
+        cmd = [sys.executable, "-m", "unseen.cli", "collect", "--db", db, "--log-level", "info", *args]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def wait_line(self, text: str, timeout: float = 60.0) -> str:
+        assert wait_for(lambda: any(text in line for line in self.lines) or self.process.poll() is not None,
+                        timeout), f"no line with {text!r} in {timeout} s: {self.err()[-2000:]}"
+        found = [line for line in self.lines if text in line]
+        assert found, f"exited without {text!r}: {self.err()[-2000:]}"
+        return found[0]
+
+    def err(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self, timeout: float = 60) -> str:
+        """SIGTERM; it must exit cleanly. Returns its summary line."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        out = self.process.stdout.read()
+        self.process.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        assert self.process.returncode == 0, self.err()[-3000:]
+        assert "Traceback" not in self.err(), self.err()[-3000:]
+        return out.strip()
+
+
+def stored_count(summary: str) -> int:
+    return int(re.match(r"stored (\d+) results", summary).group(1))
 
 
 def finish(process: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
@@ -30,13 +71,6 @@ def finish(process: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
     assert process.returncode == 0, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     return out, err
-
-
-def stop(process: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
-    """SIGTERM, then what it printed (it must exit cleanly)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    return finish(process, timeout)
 
 
 def recorded_ids(folder: Path, device: str) -> list[str]:
