@@ -1,0 +1,105 @@
+"""A three-node NATS cluster (MQTT + JetStream) on loopback: devices on one node, collectors on another."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fleet.nats_cluster import TESTED, find_binary, server_version
+from tests.fleet.helpers import Collector, finish, recorded_ids, report, serve, stored_ids, wait_for
+
+try:
+    find_binary()
+    HAVE_NATS = True
+except Exception:
+    HAVE_NATS = False
+pytestmark = pytest.mark.skipif(not HAVE_NATS, reason="nats-server is not installed")
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    pytest.importorskip("nats")
+    from fleet.nats_cluster import LocalNatsCluster
+    running = LocalNatsCluster(tmp_path / "nats").start()
+    yield running
+    running.stop()
+
+
+def create_mqtt_streams(cluster, node: int = 0) -> None:
+    from fleet.nats_source import _touch_mqtt
+    _touch_mqtt("127.0.0.1", cluster.nodes[node].mqtt_port)
+    assert wait_for(lambda: cluster.stream_leader() is not None, 30)
+    cluster.wait_healthy()
+
+
+async def stream_config(url: str):
+    import nats
+    nc = await nats.connect(url)
+    try:
+        return (await nc.jetstream().stream_info("$MQTT_msgs")).config
+    finally:
+        await nc.close()
+
+
+def test_the_server_is_a_tested_version_that_keeps_acknowledged_mqtt_messages_in_its_stream(cluster):
+    version = server_version()
+    assert version in TESTED, (f"nats-server {version}: collecting reads the internal stream $MQTT_msgs; "
+                               f"re-run these tests on it and add it to fleet.nats_cluster.TESTED")
+    create_mqtt_streams(cluster)
+    config = asyncio.run(stream_config(cluster.urls[1]))
+    assert config.subjects == ["$MQTT.msgs.>"]
+    assert config.num_replicas == 3  # mqtt { stream_replicas: 3 } was in place before the first client
+    assert str(getattr(config.retention, "value", config.retention)) == "interest"  # why the collector's consumer must exist before devices publish
+
+
+def test_mqtt5_features_fail_clearly_on_nats_311_listener(cluster, tmp_path):
+    port = str(cluster.nodes[0].mqtt_port)
+    shared = subprocess.run([sys.executable, "-m", "unseen.cli", "collect", "--db", str(tmp_path / "r.sqlite"),
+                             "--mqtt-port", port, "--share", "g", "--timeout", "20"],
+                            capture_output=True, text=True, timeout=60)
+    assert shared.returncode == 2 and "Traceback" not in shared.stderr
+    assert "speaks MQTT 3.1.1 only" in shared.stderr and "--nats" in shared.stderr
+    device = subprocess.run([sys.executable, "-m", "unseen.cli", "serve", "--frames", "1", "--backend", "litert",
+                             "--mqtt-host", "127.0.0.1", "--mqtt-port", port, "--mqtt-protocol", "5",
+                             "--outbox-dir", str(tmp_path / "outbox")], capture_output=True, text=True, timeout=60)
+    assert device.returncode == 2 and "Unsupported protocol version" in device.stderr.splitlines()[-1]
+
+
+def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path):
+    create_mqtt_streams(cluster)
+    victim = cluster.stream_leader()  # the worst node to lose: it leads the stream of MQTT messages
+    devices_node, collectors_node = [i for i in range(3) if i != victim]
+    db = str(tmp_path / "results.sqlite")
+    url = cluster.urls[collectors_node]
+    collectors = [Collector(db, "--nats", url, "--offline-after", "120") for _ in range(2)]
+    for c in collectors:
+        c.wait_line("collecting from $MQTT_msgs")
+    port = cluster.nodes[devices_node].mqtt_port
+    devices = [serve(port, tmp_path, f"cam{i}", "--loop", "--max-fps", "40") for i in (1, 2)]
+    assert wait_for(lambda: len(stored_ids(db)) > 150, 90)
+    cluster.kill(victim)
+    time.sleep(5.0)
+    cluster.start(victim, wait=False)
+    back = time.monotonic()
+    # Devices reconnect and resend from their outboxes at their own pace (PUBACKs stall, CONNACKs
+    # wait while JetStream elects new leaders): wait until what they had made by now is stored.
+    made = set(recorded_ids(tmp_path, "cam1") + recorded_ids(tmp_path, "cam2"))
+    assert wait_for(lambda: made <= set(stored_ids(db)), 180), f"{len(made - set(stored_ids(db)))} not stored"
+    print(f"caught up {time.monotonic() - back:.1f} s after the node came back")
+    for device in devices:
+        device.send_signal(signal.SIGTERM)
+        finish(device, timeout=60)
+    expected = recorded_ids(tmp_path, "cam1") + recorded_ids(tmp_path, "cam2")
+    assert wait_for(lambda: len(stored_ids(db)) >= len(expected), 60), \
+        f"{len(expected) - len(stored_ids(db))} results missing"
+    time.sleep(1.0)
+    summaries = [c.stop() for c in collectors]
+    stored = stored_ids(db)
+    assert len(stored) == len(set(stored)) == len(expected) and set(stored) == set(expected), summaries
+    for device in ("cam1", "cam2"):
+        assert report(db)[device]["missing"] == 0
