@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import threading
 import time
@@ -108,7 +109,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--folder", type=Path, required=True, help="outboxes go here")
     parser.add_argument("--out", type=Path, required=True, help="one JSON line per result made")
+    parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     names = [f"sim-{i:03d}" for i in range(args.first, args.first + args.devices)]

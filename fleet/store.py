@@ -71,8 +71,12 @@ class Store:
         self.close()
         self.connect()
 
+    def lock_schema(self, cur) -> None:
+        """Serializes schema creation between collectors starting together (SQLite: BEGIN IMMEDIATE does)."""
+
     def create_schema(self) -> None:
         with self.transaction() as cur:
+            self.lock_schema(cur)
             for statement in schema.TABLES:
                 cur.execute(statement)
             cur.execute(self.q("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"),

@@ -29,6 +29,10 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise StoreError(f"{self.url}: {_first_line(exc)}") from None
 
+    def lock_schema(self, cur) -> None:
+        # Two CREATE TABLE IF NOT EXISTS at once can both try to create the type: one fails.
+        cur.execute("SELECT pg_advisory_xact_lock(741520015)")
+
     def q(self, sql: str) -> str:
         return sql.replace("?", "%s")
 

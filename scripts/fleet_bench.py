@@ -67,7 +67,8 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float) -> dict:
     from fleet.nats_cluster import LocalNatsCluster
     from fleet.nats_source import _touch_mqtt
     with tempfile.TemporaryDirectory(prefix="unseen-fleet-bench-") as tmp:
-        folder = Path(tmp)
+        folder = Path(os.environ.get("UNSEEN_BENCH_KEEP") or tmp)  # keep logs and outboxes to look into
+        folder.mkdir(parents=True, exist_ok=True)
         pg = cluster = broker = None
         broker_cpu_spent = 0.0
         if kind == "postgresql":
@@ -104,8 +105,9 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float) -> dict:
             sims = [subprocess.Popen([sys.executable, "-m", "fleet.simulate", "--port", str(port), "--devices",
                                       str(per), "--first", str(k * per), "--rate", str(rate), "--seconds",
                                       str(seconds), "--folder", str(folder / "outboxes"),
-                                      "--out", str(folder / f"made-{k}.jsonl")], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=ENV) for k in range(DEVICE_PROCESSES)]
+                                      "--out", str(folder / f"made-{k}.jsonl"), "--log-level", "info"],
+                                     stdout=subprocess.DEVNULL, stderr=open(folder / f"devices-{k}.log", "w"),
+                                     env=ENV) for k in range(DEVICE_PROCESSES)]
             started = time.time()
             if cluster:
                 time.sleep(seconds / 2)
@@ -116,7 +118,7 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float) -> dict:
                 cluster.start(victim, wait=False)
                 cpu0[cluster.nodes[victim].process.pid] = 0.0
             for sim in sims:
-                sim.communicate(timeout=seconds + 600)
+                sim.wait(timeout=seconds + 600)
             made = {}
             for k in range(DEVICE_PROCESSES):
                 for line in (folder / f"made-{k}.jsonl").read_text().splitlines():
@@ -128,10 +130,13 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float) -> dict:
             wall = time.time() - started
             broker_cpu = broker_cpu_spent + sum(cpu_seconds(p) - cpu0.get(p, 0.0) for p in broker_pids())
             collector_cpu = sum(cpu_seconds(c.process.pid) - cpu0[c.process.pid] for c in collectors)
-            for c in collectors:
+            for i, c in enumerate(collectors):
                 c.process.send_signal(signal.SIGTERM)
                 c.process.communicate(timeout=60)
-            return measure(db, made, wall, collector_cpu, broker_cpu)
+                (folder / f"collector-{i}.log").write_text("".join(c.lines))
+            row = measure(db, made, wall, collector_cpu, broker_cpu)
+            row["left in outboxes"] = left_in_outboxes(folder / "outboxes")
+            return row
         finally:
             if cluster:
                 cluster.stop()
@@ -140,6 +145,16 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float) -> dict:
                 broker.wait(timeout=10)
             if pg:
                 pg.cleanup()
+
+
+def left_in_outboxes(folder: Path) -> int:
+    """Results the devices still hold (not acknowledged by the broker when they stopped)."""
+    import sqlite3
+    left = 0
+    for path in folder.glob("*/outbox.sqlite3"):
+        with sqlite3.connect(path) as conn:
+            left += conn.execute("SELECT COUNT(*) FROM messages WHERE kind = 'result'").fetchone()[0]
+    return left
 
 
 def count_rows(db: str) -> int:

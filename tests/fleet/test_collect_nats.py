@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -81,7 +82,12 @@ def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path
         c.wait_line("collecting from $MQTT_msgs")
     port = cluster.nodes[devices_node].mqtt_port
     devices = [serve(port, tmp_path, f"cam{i}", "--loop", "--max-fps", "40") for i in (1, 2)]
-    assert wait_for(lambda: len(stored_ids(db)) > 150, 90)
+    # And a small fleet: 20 more publishers (real MqttSinks and outboxes, synthetic frames).
+    fleet = subprocess.Popen([sys.executable, "-m", "fleet.simulate", "--port", str(port), "--devices", "20",
+                              "--rate", "10", "--seconds", "25", "--folder", str(tmp_path / "sim"),
+                              "--out", str(tmp_path / "sim.jsonl")], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: len(stored_ids(db)) > 300, 90)
     cluster.kill(victim)
     time.sleep(5.0)
     cluster.start(victim, wait=False)
@@ -94,12 +100,14 @@ def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path
     for device in devices:
         device.send_signal(signal.SIGTERM)
         finish(device, timeout=60)
-    expected = recorded_ids(tmp_path, "cam1") + recorded_ids(tmp_path, "cam2")
+    finish(fleet, timeout=180)  # it drains its outboxes (up to 60 s) before it exits
+    simulated = [json.loads(line)["id"] for line in (tmp_path / "sim.jsonl").read_text().splitlines()]
+    expected = recorded_ids(tmp_path, "cam1") + recorded_ids(tmp_path, "cam2") + simulated
     assert wait_for(lambda: len(stored_ids(db)) >= len(expected), 60), \
-        f"{len(expected) - len(stored_ids(db))} results missing"
+        f"{len(expected) - len(stored_ids(db))} of {len(expected)} results missing"
     time.sleep(1.0)
     summaries = [c.stop() for c in collectors]
     stored = stored_ids(db)
     assert len(stored) == len(set(stored)) == len(expected) and set(stored) == set(expected), summaries
-    for device in ("cam1", "cam2"):
+    for device in ("cam1", "cam2", "sim-000", "sim-019"):
         assert report(db)[device]["missing"] == 0
