@@ -73,9 +73,9 @@ class Node:
 class LocalNatsCluster:
     """`with LocalNatsCluster(folder) as cluster:`; `kill(i)` and `start(i)` for failover tests."""
 
-    def __init__(self, folder: Path, size: int = 3) -> None:
+    def __init__(self, folder: Path, size: int = 3, binary: str = "") -> None:
         self.folder = Path(folder)
-        self.binary = find_binary()
+        self.binary = binary or find_binary()
         self.nodes = [Node(f"n{i + 1}", _free_port(), _free_port(), _free_port(), _free_port()) for i in range(size)]
         routes = [f"nats-route://127.0.0.1:{n.cluster_port}" for n in self.nodes]
         self.folder.mkdir(parents=True, exist_ok=True)

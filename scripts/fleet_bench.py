@@ -63,7 +63,7 @@ def start_mosquitto(folder: Path):
     return process, port
 
 
-def run_scenario(kind: str, devices: int, rate: float, seconds: float) -> dict:
+def run_scenario(kind: str, devices: int, rate: float, seconds: float, nats_binary: str = "") -> dict:
     from fleet.nats_cluster import LocalNatsCluster
     from fleet.nats_source import _touch_mqtt
     with tempfile.TemporaryDirectory(prefix="unseen-fleet-bench-") as tmp:
@@ -79,7 +79,7 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float) -> dict:
             db = str(folder / "results.sqlite")
         try:
             if kind == "nats":
-                cluster = LocalNatsCluster(folder / "nats").start()
+                cluster = LocalNatsCluster(folder / "nats", binary=nats_binary).start()
                 _touch_mqtt("127.0.0.1", cluster.nodes[0].mqtt_port)
                 cluster.wait_healthy()
                 deadline = time.monotonic() + 30
@@ -189,11 +189,18 @@ def bench_fleet(quick: bool) -> dict:
     rows = {}
     names = {"sqlite": "(a) mosquitto, 2 shared-subscription collectors, SQLite (reference)",
              "postgresql": "(b) mosquitto, 2 shared-subscription collectors, PostgreSQL",
-             "nats": "(c) 3-node NATS (MQTT + JetStream), 2 collectors on one durable consumer, "
+             "nats": "3-node NATS (MQTT + JetStream), 2 collectors on one durable consumer, "
                      "stream leader SIGKILLed halfway, back 5 s later; SQLite"}
+    from fleet.nats_cluster import find_binary, server_version
+    names["nats"] = f"(c) {names['nats']}, nats-server {server_version()}"
+    debian = "/usr/sbin/nats-server"
+    if Path(debian).exists() and server_version(debian) != server_version():
+        # The same set-up on Debian's older server, to show why it is not the tested one.
+        names["nats-debian"] = names["nats"].replace(server_version(), server_version(debian) + " (Debian)")
     for kind, name in names.items():
         print(f"  fleet: {kind}...", file=sys.stderr, flush=True)
-        rows[name] = run_scenario(kind, devices, rate, seconds)
+        binary = debian if kind == "nats-debian" else find_binary()
+        rows[name] = run_scenario(kind.split("-")[0], devices, rate, seconds, binary)
     reference = rows[names["sqlite"]]["results/s"]
     for row in rows.values():
         row["ratio"] = row["results/s"] / reference

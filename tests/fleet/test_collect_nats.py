@@ -58,6 +58,16 @@ def test_the_server_is_a_tested_version_that_keeps_acknowledged_mqtt_messages_in
     assert str(getattr(config.retention, "value", config.retention)) == "interest"  # why the collector's consumer must exist before devices publish
 
 
+def test_the_readme_shows_the_tested_node_configuration():
+    from pathlib import Path
+
+    from fleet.nats_cluster import node_config
+    shown = node_config("n1", "0.0.0.0", 4222, 6222, 1883, 8222, [f"nats-route://nats{i}:6222" for i in (1, 2, 3)],
+                        "/var/lib/nats/jetstream")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert shown in readme
+
+
 def test_mqtt5_features_fail_clearly_on_nats_311_listener(cluster, tmp_path):
     port = str(cluster.nodes[0].mqtt_port)
     shared = subprocess.run([sys.executable, "-m", "unseen.cli", "collect", "--db", str(tmp_path / "r.sqlite"),
