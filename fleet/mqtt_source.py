@@ -80,6 +80,8 @@ class MqttSource:
         client.reconnect_delay_set(0.5, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = lambda *_: log.warning("cannot reach MQTT broker %s:%s; retrying",
+                                                        self.o.host, self.o.port)
         client.on_message = self._on_message
         return client
 
