@@ -1,6 +1,6 @@
 """The fleet's exception family (under the project's UnseenError, like edge_service's)."""
 
-from unseen.errors import UnseenError
+from edge_service.errors import UnseenError  # the project's root error, whichever package defines it
 
 
 class FleetError(UnseenError):

@@ -120,3 +120,18 @@ def test_a_bad_database_is_one_clear_error(tmp_path):
         open_store(str(tmp_path / "no" / "such" / "r.sqlite"))
     with pytest.raises(StoreUnavailable, match="127.0.0.1"):
         open_store("postgresql://nobody@127.0.0.1:1/none")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["collect", "--db", "/no/such/folder/r.sqlite", "--timeout", "1"], "the folder /no/such/folder does not exist"),
+    (["collect", "--db", "/no/such/r.sqlite", "report"], "no database at /no/such/r.sqlite"),
+    (["collect", "--nats", "nats://127.0.0.1:1", "--share", "g"], "--share is for MQTT 5"),
+    (["collect", "--db", "postgresql://u@127.0.0.1:1/x", "--layers"], "needs --images-dir"),
+])
+def test_collect_mistakes_are_one_line(args, message):
+    from click.testing import CliRunner
+    from unseen.cli import main
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output

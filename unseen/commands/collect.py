@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from fleet.errors import FleetError
+
 
 def _images_dir(db: str, images: Path | None, layers: bool) -> Path | None:
     if not layers:
@@ -14,7 +16,7 @@ def _images_dir(db: str, images: Path | None, layers: bool) -> Path | None:
     if images is not None:
         return images
     if db.startswith(("postgresql://", "postgres://")):
-        raise click.UsageError("--layers with PostgreSQL needs --images-dir (where the PNG files go)")
+        raise FleetError("--layers with PostgreSQL needs --images-dir (where the PNG files go)")
     return Path(db).with_name(Path(db).stem + "-images")
 
 
@@ -67,7 +69,7 @@ def collect(ctx, db, db_max_mb, mqtt_host, mqtt_port, mqtt_username, mqtt_passwo
     images = _images_dir(db, images_dir, layers)
     if nats:
         if share:
-            raise click.UsageError("--share is for MQTT 5; with --nats, collectors share the --durable consumer")
+            raise FleetError("--share is for MQTT 5; with --nats, collectors share the --durable consumer")
         from fleet.nats_source import NatsSource
         source = NatsSource(nats.split(","), prefix, durable, layers, batch,
                             bootstrap=(mqtt_host, mqtt_port) if ctx.get_parameter_source("mqtt_port").name
@@ -96,7 +98,7 @@ def report(ctx, as_json) -> None:
     from fleet.store import open_store
     db = ctx.obj["db"]
     if not db.startswith(("postgresql://", "postgres://")) and not Path(db).exists():
-        raise click.UsageError(f"no database at {db} (--db)")
+        raise FleetError(f"no database at {db} (--db)")
     store = open_store(db, create=False)
     try:
         reports = reporting.build(store)
