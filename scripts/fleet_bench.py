@@ -183,7 +183,33 @@ def measure(db: str, made: dict[str, float], wall: float, collector_cpu: float, 
             "collectors CPU %": 100 * collector_cpu / wall, "broker CPU %": 100 * broker_cpu / wall}
 
 
-def bench_fleet(quick: bool) -> dict:
+def bench_store(total: int = 20000, batch: int = 500) -> dict:
+    """The store alone: parsed results written in batches, the collector's ceiling per core."""
+    from fleet.local_postgres import LocalPostgres
+    from fleet.records import parse
+    from fleet.simulate import synthetic_result
+    from fleet.store import open_store
+    rng = np.random.default_rng(0)
+    payloads = [json.dumps(synthetic_result(i, rng).to_json(f"sim-{i % 50:03d}")).encode() for i in range(total)]
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp, LocalPostgres() as pg:
+        for name, db in (("SQLite (reference)", str(Path(tmp) / "r.sqlite")), ("PostgreSQL", pg.url)):
+            store = open_store(db)
+            start, cpu = time.perf_counter(), time.process_time()
+            for first in range(0, total, batch):
+                store.write([parse(f"unseen/sim-{i % 50:03d}/result", payloads[i], "unseen")
+                             for i in range(first, min(total, first + batch))])
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+            store.close()
+            rows[f"{name}, batches of {batch}, parse + insert + commit"] = {
+                "results/s": total / seconds, "collectors CPU %": 100 * cpu / seconds}
+    reference = next(iter(rows.values()))["results/s"]
+    for row in rows.values():
+        row["ratio"] = row["results/s"] / reference
+    return {"title": f"The store alone: {total} results, one process", "unit": "results/s", "rows": rows}
+
+
+def bench_fleet(quick: bool) -> list[dict]:
     """The three set-ups of issue 15, each with 50 devices at 20 results/s for 60 s (quick: 10 s)."""
     devices, rate, seconds = 50, 20.0, (10.0 if quick else 60.0)
     rows = {}
@@ -204,6 +230,7 @@ def bench_fleet(quick: bool) -> dict:
     reference = rows[names["sqlite"]]["results/s"]
     for row in rows.values():
         row["ratio"] = row["results/s"] / reference
-    return {"title": f"Fleet: {devices} simulated devices (real publishers, durable outboxes) at {rate:.0f} "
+    fleet = {"title": f"Fleet: {devices} simulated devices (real publishers, durable outboxes) at {rate:.0f} "
                      f"results/s each for {seconds:.0f} s; capture to committed row",
-            "unit": "results/s", "rows": rows}
+             "unit": "results/s", "rows": rows}
+    return [bench_store(5000 if quick else 20000), fleet]

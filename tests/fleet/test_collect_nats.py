@@ -121,3 +121,16 @@ def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path
     assert len(stored) == len(set(stored)) == len(expected) and set(stored) == set(expected), summaries
     for device in ("cam1", "cam2", "sim-000", "sim-019"):
         assert report(db)[device]["missing"] == 0
+
+
+def test_layer_images_and_statuses_through_nats(cluster, tmp_path):
+    create_mqtt_streams(cluster)
+    db = str(tmp_path / "results.sqlite")
+    collector = Collector(db, "--nats", cluster.urls[1], "--layers")
+    collector.wait_line("collecting from $MQTT_msgs")
+    finish(serve(cluster.nodes[0].mqtt_port, tmp_path, "cam", "--frames", "4", "--mqtt-layers", "conv1",
+                 "--mqtt-layers-every", "0", "--status-every", "0.5"))
+    assert wait_for(lambda: report(db).get("cam", {}).get("images") == 4 and len(stored_ids(db)) == 4, 60)
+    assert wait_for(lambda: report(db)["cam"]["state"] == "offline", 30)  # its goodbye status came through
+    collector.stop()
+    assert len(list((tmp_path / "results-images" / "cam" / "conv1").glob("sha-*.png"))) == 4
