@@ -76,9 +76,9 @@ class Collector:
         self.store = self._with_backoff(self.open_store, "opening the database")
         if self.store is None:
             return self.totals
-        self.source.start(self)
         next_check = next_stats = time.monotonic()
         try:
+            self.source.start(self)
             while not self.stop.is_set():
                 if count and self.totals.stored >= count or deadline and time.monotonic() > deadline:
                     break
