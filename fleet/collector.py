@@ -94,6 +94,10 @@ class Collector:
                     next_stats = now + stats_every
                     self.echo(self.summary())
         finally:
+            with self.arrived:
+                unacknowledged = [d.token for d in self.pending]
+                self.pending.clear()
+            self.source.release(unacknowledged)  # back to the broker now, not at a timeout
             self.source.stop()
             self.store.close()
         return self.totals
@@ -120,6 +124,7 @@ class Collector:
         outcome = self._with_backoff(lambda: self.store.write(rows), f"storing {len(batch)} messages",
                                      held=len(batch)) if rows else Outcome()
         if outcome is None:  # stopping while the database is still away: nothing is acknowledged
+            self.pending.extendleft(reversed(batch))
             return
         self.source.ack([d.token for d in batch])
         t = self.totals

@@ -120,6 +120,9 @@ class MqttSource:
         if self.failure:
             raise SourceError(self.failure)
 
+    def release(self, tokens: list) -> None:
+        """Nothing to send: the broker redelivers what was not acknowledged when the session resumes."""
+
     def pause(self) -> None:
         """Nothing to do: unacknowledged, the broker stops at `receive_maximum` on its own."""
 

@@ -39,7 +39,7 @@ def subject_to_topic(subject: str) -> str:
 
 class NatsSource:
     def __init__(self, servers: list[str], prefix: str = "unseen", durable: str = "unseen-collect",
-                 layers: bool = False, batch: int = 500, ack_wait: float = 60.0,
+                 layers: bool = False, batch: int = 500, ack_wait: float = 30.0,
                  bootstrap: tuple[str, int] | None = None) -> None:
         self.servers, self.prefix, self.durable = servers, prefix.strip("/").replace("/", "."), durable
         self.layers, self.batch, self.ack_wait, self.bootstrap = layers, batch, ack_wait, bootstrap
@@ -83,6 +83,16 @@ class NatsSource:
         if messages:
             asyncio.run_coroutine_threadsafe(self._ack(messages), self.loop)
 
+    def release(self, tokens: list) -> None:
+        """NAKs what this collector held, so JetStream redelivers it at once (to it or another)."""
+        messages = [t for t in tokens if t is not None]
+        if messages and self.thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._nak(messages), self.loop)
+            try:
+                future.result(timeout=10)
+            except Exception as exc:  # they come back after ack_wait anyway
+                log.debug("nak failed: %s", exc)
+
     def stop(self) -> None:
         self.stopping = True
         if self.thread.is_alive():
@@ -106,6 +116,13 @@ class NatsSource:
                 await message.ack()
             except Exception as exc:  # a lost ack means a redelivery, dropped by id: never a loss
                 log.debug("ack failed: %s", exc)
+
+    async def _nak(self, messages) -> None:
+        for message in messages:
+            try:
+                await message.nak()
+            except Exception as exc:
+                log.debug("nak failed: %s", exc)
 
     async def _main(self) -> None:
         import nats

@@ -134,3 +134,22 @@ def test_layer_images_and_statuses_through_nats(cluster, tmp_path):
     assert wait_for(lambda: report(db)["cam"]["state"] == "offline", 30)  # its goodbye status came through
     collector.stop()
     assert len(list((tmp_path / "results-images" / "cam" / "conv1").glob("sha-*.png"))) == 4
+
+
+def test_a_full_database_on_nats_holds_then_hands_back_what_it_held(cluster, tmp_path):
+    create_mqtt_streams(cluster)
+    db = str(tmp_path / "results.sqlite")
+    small = Collector(db, "--nats", cluster.urls[1], "--db-max-mb", "0.3")
+    small.wait_line("collecting from $MQTT_msgs")
+    finish(serve(cluster.nodes[0].mqtt_port, tmp_path, "cam", "--frames", "500", "--loop", "--max-fps", "100"))
+    small.wait_line("the database is full", 60)
+    held = len(stored_ids(db))
+    assert 0 < held < 500
+    small.stop()  # what it held goes back to JetStream unacknowledged (NAK), for the next collector
+    started = time.monotonic()
+    roomy = Collector(db, "--nats", cluster.urls[2])
+    assert wait_for(lambda: len(stored_ids(db)) >= 500, 60)
+    assert time.monotonic() - started < 25, "held messages should come back at once, not after ack_wait"
+    roomy.stop()
+    stored = stored_ids(db)
+    assert len(stored) == len(set(stored)) and set(stored) == set(recorded_ids(tmp_path, "cam"))
