@@ -81,10 +81,16 @@ def test_mqtt5_features_fail_clearly_on_nats_311_listener(cluster, tmp_path):
     assert device.returncode == 2 and "Unsupported protocol version" in device.stderr.splitlines()[-1]
 
 
-def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path):
+@pytest.mark.parametrize("lost", ["stream leader", "devices' node"])
+def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path, lost):
     create_mqtt_streams(cluster)
-    victim = cluster.stream_leader()  # the worst node to lose: it leads the stream of MQTT messages
-    devices_node, collectors_node = [i for i in range(3) if i != victim]
+    leader = cluster.stream_leader()  # the worst node to lose: it leads the stream of MQTT messages
+    others = [i for i in range(3) if i != leader]
+    if lost == "stream leader":
+        victim, (devices_node, collectors_node) = leader, others
+    else:  # the devices wait for it to come back (they know one address), their results in the outbox
+        victim = devices_node = others[0]
+        collectors_node = others[1]
     db = str(tmp_path / "results.sqlite")
     url = cluster.urls[collectors_node]
     collectors = [Collector(db, "--nats", url, "--offline-after", "120") for _ in range(2)]
