@@ -67,10 +67,11 @@ def main(debug: bool) -> None:
 
 
 def _register() -> None:
-    from unseen.commands import export, expose, figures, model, mqtt, service
+    from unseen.commands import collect, export, expose, figures, model, mqtt, service
     for command in (model.train, model.convert, model.inspect, model.verify, service.serve, service.layers,
                     service.filters, mqtt.outbox, mqtt.watch, mqtt.broker, export.export, export.install,
-                    export.rollback, expose.expose, figures.activations, figures.conversion_layers):
+                    export.rollback, expose.expose, figures.activations, figures.conversion_layers,
+                    collect.collect):
         main.add_command(command)
 
 
