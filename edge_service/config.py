@@ -77,6 +77,12 @@ FIELDS = [
     Field("outbox.dir", "--outbox-dir", str, "outbox", "folder of the durable outbox"),
     Field("outbox.max_mb", "--outbox-max-mb", float, 100.0, "outbox size bound in MiB", minimum=0.01),
     Field("outbox.max_messages", "--outbox-max-messages", int, 100_000, "outbox count bound", minimum=1),
+    Field("http.listen", "--http", str, "", "serve the live page, /metrics and /healthz on [HOST:]PORT "
+          "(host 127.0.0.1 unless given; empty: off)"),
+    Field("http.token", "--http-token", str, "", "token every HTTP request needs; required beyond loopback"),
+    Field("http.token_file", "--http-token-file", str, "", "read the HTTP token from this file"),
+    Field("http.cert", "--http-cert", str, "", "TLS certificate (PEM) for the HTTP server"),
+    Field("http.key", "--http-key", str, "", "TLS private key (PEM) for the HTTP server"),
     Field("log.level", "--log-level", str, "info", "logging detail",
           choices=("debug", "info", "warning", "error")),
 ]

@@ -63,9 +63,24 @@ def mqtt_settings(config: dict):
         discovery_prefix=config["mqtt.discovery_prefix"])
 
 
+def make_control(config: dict, pipeline: Pipeline, policy=None):
+    """The command handler (pause, resume, set, snapshot, reload) that MQTT and the live page share."""
+    from edge_service.mqtt.commands import CommandHandler
+    from edge_service.mqtt.layer_images import LayerImagePolicy
+
+    def reload_model(folder: Path) -> None:
+        artefact = load_artefact(folder)
+        backend, notes = select_backend(artefact, config["model.backend"], config["model.mode"],
+                                        config["model.threads"] or None, config["model.max_failures"])
+        pipeline.swap_model(artefact, backend, notes)
+        log.info("reloaded model %s (%s)", artefact.manifest.name, artefact.manifest.model_sha256[:12])
+
+    model_dir = Path(config["model.dir"]) if config["model.dir"] else None
+    return CommandHandler(pipeline, policy or LayerImagePolicy(), model_dir, reload_model)
+
+
 def attach_mqtt(config: dict, pipeline: Pipeline):
     """The MQTT sink with its outbox and command handler; connects before frames flow."""
-    from edge_service.mqtt.commands import CommandHandler
     from edge_service.mqtt.layer_images import LayerImagePolicy
     from edge_service.mqtt.publisher import MqttSink
 
@@ -78,25 +93,24 @@ def attach_mqtt(config: dict, pipeline: Pipeline):
         raise ConfigError(f"mqtt.layers: unknown layers {sorted(set(policy.layers) - set(known))}; "
                           f"the model has {known}")
     sink = MqttSink(mqtt_settings(config), open_outbox(config), config["device_id"], policy)
-
-    def reload_model(folder: Path) -> None:
-        artefact = load_artefact(folder)
-        backend, notes = select_backend(artefact, config["model.backend"], config["model.mode"],
-                                        config["model.threads"] or None, config["model.max_failures"])
-        pipeline.swap_model(artefact, backend, notes)
-        log.info("reloaded model %s (%s)", artefact.manifest.name, artefact.manifest.model_sha256[:12])
-
-    model_dir = Path(config["model.dir"]) if config["model.dir"] else None
-    sink.commands = CommandHandler(pipeline, policy, model_dir, reload_model)
+    sink.commands = make_control(config, pipeline, policy)
     sink.start(wait=True)
     pipeline.sinks.append(sink)
     return sink
 
 
 def serve(config: dict, extra_sinks: list[Sink] | None = None) -> Counters:
-    pipeline = build_pipeline(config, extra_sinks)
-    if config["mqtt.host"]:
-        attach_mqtt(config, pipeline)
+    from edge_service.http.attach import open_http
+    http = open_http(config)  # --http: checked and listening before the model loads
+    try:
+        pipeline = build_pipeline(config, extra_sinks)
+        mqtt = attach_mqtt(config, pipeline) if config["mqtt.host"] else None
+        if http:
+            http.attach(pipeline, mqtt.commands if mqtt else make_control(config, pipeline))
+    except BaseException:
+        if http:
+            http.close()
+        raise
     stop = threading.Event()
 
     def request_stop(signum, _frame):

@@ -81,8 +81,21 @@ def outbox_purge(config_path, yes, **options) -> None:
 @click.option("--save", type=click.Path(path_type=Path), help="keep layer PNGs and a gallery here")
 @click.option("--count", type=click.IntRange(0), default=0, help="stop after this many results")
 @click.option("--timeout", type=click.FloatRange(0), default=0, help="stop after this many seconds")
-def watch(mqtt_host, mqtt_port, mqtt_username, mqtt_password, prefix, device, save, count, timeout) -> None:
-    """Follow results live (duplicates dropped); save layer PNGs and a gallery."""
+@click.option("--http", "http", metavar="[HOST:]PORT", help="serve the live fleet page here instead (loopback by default)")
+@click.option("--http-token", default="", help="token the fleet page needs; required beyond loopback")
+@click.option("--http-token-file", default="", help="read the fleet page's token from this file")
+@click.option("--http-cert", default="", help="TLS certificate (PEM) for the fleet page")
+@click.option("--http-key", default="", help="TLS private key (PEM) for the fleet page")
+def watch(mqtt_host, mqtt_port, mqtt_username, mqtt_password, prefix, device, save, count, timeout,
+          http, http_token, http_token_file, http_cert, http_key) -> None:
+    """Follow results live (duplicates dropped); save layer PNGs and a gallery, or serve a live page."""
+    if http is not None:
+        if save or count or device != "+":
+            raise click.UsageError("--http shows every device live; it does not take --save, --count or --device")
+        from fleet.serve import serve_fleet
+        serve_fleet(mqtt_host, mqtt_port, prefix, mqtt_username, mqtt_password, http, http_token,
+                    http_token_file, http_cert, http_key, timeout, click.echo)
+        return
     from edge_service.mqtt.watch import Watcher
     watcher = Watcher(mqtt_host, mqtt_port, prefix, device, save, click.echo, mqtt_username, mqtt_password)
     seen = watcher.run(count, timeout)

@@ -1,0 +1,149 @@
+"""Pictures for the live page, made fast: every channel of a layer at its own size in one mosaic.
+
+The page scales them up (pixels stay pixels), so the device never draws big images. Each
+channel is stretched between its 1st and 99th percentile, as in edge_service.pictures, in
+one vectorised pass. A layout goes with each mosaic so a click can find its channel.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from edge_service.pictures import colormap_table, grid_shape, vector_chart
+
+VIRIDIS = colormap_table("viridis")
+GUTTER = 1
+MAX_CELL = 128        # a bigger map (a full-resolution conversion layer) is subsampled in the mosaic
+MAX_FOCUS = 1024      # and in the large view
+MAX_VALUES = 16384    # the large view gets the raw values (for the hover readout) up to this many
+
+
+def encode(image: Image.Image | np.ndarray, fmt: str = "PNG") -> bytes:
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    buffer = io.BytesIO()
+    if fmt == "PNG":
+        image.save(buffer, "PNG", compress_level=1)  # speed over size: it goes over a LAN
+    else:
+        image.convert("RGB").save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def maps_of(values: np.ndarray) -> np.ndarray | None:
+    """(H, W, C) for a spatial layer, None for a vector."""
+    if values.ndim >= 3:
+        return values.reshape(values.shape[-3:])
+    if values.ndim == 2 and values.shape[0] > 1:
+        return values[:, :, None]
+    return None
+
+
+def stretch(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uint8 maps, lo, hi): each channel scaled to 0..255 between its 1st and 99th percentile."""
+    flat = maps.reshape(-1, maps.shape[-1]).astype(np.float32)
+    lo, hi = np.percentile(flat, [1, 99], axis=0)
+    flat_ = hi <= lo
+    lo = np.where(flat_, flat.min(axis=0), lo)
+    hi = np.where(flat_, flat.max(axis=0), hi)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = np.clip((maps - lo) / span, 0.0, 1.0) * 255
+    scaled[..., hi <= lo] = 0  # a flat map is the colormap's lowest colour
+    return scaled.astype(np.uint8), lo, hi
+
+
+def _step(shape: tuple[int, ...], limit: int) -> int:
+    return max(1, math.ceil(max(shape[:2]) / limit))
+
+
+def layer_mosaic(values: np.ndarray, names: list[str] | None = None) -> tuple[np.ndarray, dict]:
+    """An RGB mosaic of every channel (or of a vector's units) and the layout that places them."""
+    maps = maps_of(values)
+    if maps is None:  # a vector: one cell per unit, stretched over the whole vector
+        flat = values.ravel().astype(np.float32)
+        rows, cols = grid_shape(len(flat))
+        lo, hi = np.percentile(flat, [1, 99]) if len(flat) > 1 else (flat.min(), flat.max())
+        idx = np.zeros(rows * cols, np.uint8)
+        idx[: len(flat)] = (np.clip((flat - lo) / ((hi - lo) or 1.0), 0, 1) * 255).astype(np.uint8)
+        picture = VIRIDIS[idx.reshape(rows, cols)]
+        layout = {"kind": "vector", "count": len(flat), "rows": rows, "cols": cols, "x0": 0, "y0": 0,
+                  "cell_w": 1, "cell_h": 1, "step_x": 1, "step_y": 1}
+        return picture, layout
+    step = _step(maps.shape, MAX_CELL)
+    small = maps[::step, ::step]
+    scaled, _, _ = stretch(small)
+    h, w, count = scaled.shape
+    rows, cols = grid_shape(count)
+    picture = np.full((rows * (h + GUTTER) + GUTTER, cols * (w + GUTTER) + GUTTER, 3), 24, np.uint8)
+    for i in range(count):
+        r, c = divmod(i, cols)
+        y, x = GUTTER + r * (h + GUTTER), GUTTER + c * (w + GUTTER)
+        picture[y:y + h, x:x + w] = VIRIDIS[scaled[:, :, i]]
+    layout = {"kind": "grid", "count": count, "rows": rows, "cols": cols, "x0": GUTTER, "y0": GUTTER,
+              "cell_w": w, "cell_h": h, "step_x": w + GUTTER, "step_y": h + GUTTER, "subsampled": step}
+    if names and len(names) == count:
+        layout["names"] = names
+    return picture, layout
+
+
+def channel_view(values: np.ndarray, channel: int, labels: list[str] | None = None) -> tuple[bytes, dict]:
+    """The large view: one channel as PNG with its value scale, or a vector as a labelled bar chart."""
+    maps = maps_of(values)
+    if maps is None:
+        flat = values.ravel()
+        channel = min(max(channel, 0), len(flat) - 1)
+        chart = vector_chart(flat, labels if labels and len(labels) == len(flat) else None)
+        return encode(chart), {"kind": "chart", "channel": channel, "value": round(float(flat[channel]), 5),
+                               "min": round(float(flat.min()), 5), "max": round(float(flat.max()), 5)}
+    channel = min(max(channel, 0), maps.shape[-1] - 1)
+    one = maps[:, :, channel:channel + 1]
+    step = _step(one.shape, MAX_FOCUS)
+    one = one[::step, ::step]
+    scaled, lo, hi = stretch(one)
+    meta = {"kind": "map", "channel": channel, "width": one.shape[1], "height": one.shape[0],
+            "lo": round(float(lo[0]), 5), "hi": round(float(hi[0]), 5), "min": round(float(one.min()), 5),
+            "max": round(float(one.max()), 5), "mean": round(float(one.mean()), 5), "subsampled": step}
+    if one.size <= MAX_VALUES:
+        meta["values"] = np.round(one[:, :, 0].astype(np.float64), 4).ravel().tolist()
+    return encode(VIRIDIS[scaled[:, :, 0]]), meta
+
+
+def model_input_png(model_input: np.ndarray) -> bytes:
+    return encode(np.ascontiguousarray(model_input))
+
+
+def camera_jpeg(image: np.ndarray, longest: int = 640) -> bytes:
+    picture = Image.fromarray(np.ascontiguousarray(image))
+    if max(picture.size) > longest:
+        picture.thumbnail((longest, longest))
+    return encode(picture, "JPEG")
+
+
+def sheet(pictures: list[tuple[str, Image.Image]], width: int = 960, target: int = 240) -> Image.Image:
+    """Labelled pictures side by side, wrapping at `width` (the MJPEG stream and /snapshot.jpg)."""
+    sized = []
+    for title, picture in pictures:
+        zoom = max(1, target // max(picture.size))
+        if zoom > 1:
+            picture = picture.resize((picture.width * zoom, picture.height * zoom), Image.NEAREST)
+        elif max(picture.size) > 2 * target:
+            picture = picture.copy()
+            picture.thumbnail((2 * target, 2 * target))
+        sized.append((title, picture))
+    x = y = row_h = 0
+    places = []
+    for title, picture in sized:
+        if x and x + picture.width > width:
+            x, y, row_h = 0, y + row_h, 0
+        places.append((x, y))
+        x += picture.width + 6
+        row_h = max(row_h, picture.height + 18)
+    out = Image.new("RGB", (max(width, 1), max(y + row_h, 1)), (24, 24, 24))
+    draw = ImageDraw.Draw(out)
+    for (title, picture), (px, py) in zip(sized, places):
+        draw.text((px + 2, py + 2), title, fill=(220, 220, 220))
+        out.paste(picture.convert("RGB"), (px, py + 16))
+    return out

@@ -1,0 +1,1 @@
+"""The receiving side (a workstation or server): devices never import this package."""
