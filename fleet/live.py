@@ -204,7 +204,7 @@ class FleetHub(Hub):
         per = stats.get("channels") or {}
         pick = {k: per[k][channel] for k in ("min", "max", "mean") if channel < len(per.get(k) or [])}
         return {"kind": "map", "channel": channel, **({"min": stats.get("min"), "max": stats.get("max")} | pick),
-                "note": "colours span this channel's 1st to 99th percentile"}
+                "note": "colours span this channel's 1st to 99th percentile, within"}
 
     def status_for(self, device: str) -> dict:
         with self.lock:

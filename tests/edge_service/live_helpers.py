@@ -58,6 +58,20 @@ def wait_until(condition, timeout: float = 20.0, every: float = 0.1, what: str =
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def settled(probe, quiet: float = 1.5, timeout: float = 20.0):
+    """The value of `probe()` once it has not changed for `quiet` seconds (messages in flight have landed)."""
+    deadline = time.time() + timeout
+    value, since = probe(), time.time()
+    while time.time() < deadline:
+        time.sleep(0.1)
+        now = probe()
+        if now != value:
+            value, since = now, time.time()
+        elif time.time() - since >= quiet:
+            return value
+    raise AssertionError(f"still changing after {timeout} s")
+
+
 def get(url: str, token: str | None = None, context: ssl.SSLContext | None = None, method: str = "GET",
         data: bytes | None = None) -> tuple[int, dict, bytes]:
     """(status, headers, body) without following redirects."""

@@ -8,7 +8,7 @@ import pytest
 
 from edge_service.mqtt.embedded_broker import free_port
 from tests.edge_service.live_helpers import (TOKEN, click_channel, get, get_json, loaded_layers, metrics,
-                                             needs_browser, picture, screenshot, start_browser, stop, stop_browser,
+                                             needs_browser, picture, screenshot, settled, start_browser, stop, stop_browser,
                                              text_of, unseen, wait_healthy, wait_until)
 
 LAYERS = ["conversion", "conv1", "pool1", "conv2", "pool2", "flatten", "dense1", "predictions"]
@@ -74,8 +74,8 @@ def test_pause_stops_the_updates_and_resume_restarts_them(page):
     page.find_element("id", "pause").click()
     wait_until(lambda: "pause ok" in text_of(page, "reply"), what="the pause reply")
     wait_until(lambda: text_of(page, "state") == "paused", what="the paused badge")
-    time.sleep(0.6)  # a frame already in the model may still arrive
-    frozen = (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] img"))
+    # a frame already in the model may still arrive; then nothing may
+    frozen = settled(lambda: (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] img")))
     time.sleep(2.5)
     assert (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] img")) == frozen
     page.find_element("id", "resume").click()

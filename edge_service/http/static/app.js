@@ -100,7 +100,7 @@ function frame(m) {
     const info = m.layers[name] || {};
     const ms = info.ms !== undefined ? `, ${info.ms} ms` : "";
     const range = info.min !== undefined ? `, ${info.min} … ${info.max}` : "";
-    figure.caption.textContent = `${name} [${(info.shape || []).join("×")}]${ms}${range}`;
+    figure.caption.textContent = figure.caption.title = `${name} [${(info.shape || []).join("×")}]${ms}${range}`;
   }
 }
 
@@ -160,9 +160,9 @@ function focus(header, url) {
   $("scale").hidden = s.kind === "chart";
   $("scale-lo").textContent = lo;
   $("scale-hi").textContent = hi;
-  $("zoom-info").textContent = s.kind === "chart" ? `value ${s.value}; the layer spans ${s.min} … ${s.max}` :
-    `colours from ${lo} to ${hi}` + (s.lo !== undefined ? " (1st to 99th percentile)" : "") +
-    `; min ${s.min}, max ${s.max}` + (s.mean !== undefined ? `, mean ${s.mean}` : "");
+  const range = `min ${s.min}, max ${s.max}` + (s.mean !== undefined ? `, mean ${s.mean}` : "");
+  $("zoom-info").textContent = s.kind === "chart" ? (s.value !== "" ? `value ${s.value}; ` : "") + `the layer spans ${s.min} … ${s.max}` :
+    s.note ? `${s.note}; ${range}` : `colours from ${lo} to ${hi} (the 1st to 99th percentile); ${range}`;
   $("zoom-image").values = s.values ? s : null;
 }
 
@@ -190,17 +190,26 @@ function status(s) {
 function devices(list) {
   if (state.mode !== "fleet") return;
   if (!state.device && list.length) { state.device = list[0].id; sendView(); }
-  $("devices").replaceChildren(...list.map((d) => {
-    const li = document.createElement("li"), b = document.createElement("button");
-    b.dataset.device = d.id;
+  const ul = $("devices"), known = new Map([...ul.children].map((li) => [li.dataset.device, li]));
+  list.forEach((d, i) => {  // updated in place: a click must not land on a list being rebuilt
+    let li = known.get(d.id);
+    if (!li) {
+      li = document.createElement("li");
+      li.dataset.device = d.id;
+      const b = document.createElement("button");
+      b.dataset.device = d.id;
+      b.onclick = () => select(d.id);
+      li.append(b);
+    }
+    if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+    const b = li.firstChild;
     b.className = d.id === state.device ? "selected" : "";
-    b.append(text("span", "", "dot" + (d.online ? " on" : "")), d.id,
+    b.replaceChildren(text("span", "", "dot" + (d.online ? " on" : "")), d.id,
       text("small", `${d.online ? (d.paused ? "paused" : "online") : "offline"}${d.fps ? ", " + d.fps + " fps" : ""}` +
         (d.top ? `, ${d.top}` : "") + (d.seen !== null && d.seen !== undefined ? `, ${d.seen} s ago` : "")));
-    b.onclick = () => select(d.id);
-    li.append(b);
-    return li;
-  }));
+  });
+  const ids = new Set(list.map((d) => d.id));
+  known.forEach((li, id) => { if (!ids.has(id)) li.remove(); });
 }
 
 function select(device) {
