@@ -24,6 +24,7 @@ from PIL import Image
 from edge_service.errors import EdgeError
 from edge_service.http.hub import Hub, Picture, View
 from edge_service.http.metrics import status_families
+from edge_service.http.render import encode, sheet
 from fleet.layout import crop_channel, published_layout
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -235,11 +236,13 @@ class FleetHub(Hub):
         reply.pop("id", None)
         return reply
 
-    def pictures(self, device: str, layers) -> list[tuple[str, Image.Image]]:
+    def snapshot_jpeg(self, device: str, layers) -> bytes | None:
         with self.lock:
             found = self.fleet.get(device)
             images = dict(found.layers) if found else {}
-        return [(name, Image.open(io.BytesIO(png))) for name, png in images.items() if layers == "all" or name in layers]
+        pictures = [(name, Image.open(io.BytesIO(png))) for name, png in images.items()
+                    if layers == "all" or name in layers]
+        return encode(sheet(pictures), "JPEG") if pictures else None
 
     def metric_families(self) -> list:
         with self.lock:

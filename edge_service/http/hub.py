@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prometheus_client.core import Metric
-from PIL import Image
 
 Picture = tuple[dict, bytes]  # (header: key, mime, layout or scale; the encoded image)
 
@@ -73,8 +72,8 @@ class Hub:
         """A command's reply: {"ok": ..., "reason"/"detail": ...}; never raises."""
         raise NotImplementedError
 
-    def pictures(self, device: str, layers: list[str] | str) -> list[tuple[str, Image.Image]]:
-        """Titled pictures of the newest frame, for /stream.mjpeg and /snapshot.jpg."""
+    def snapshot_jpeg(self, device: str, layers: list[str] | str) -> bytes | None:
+        """The newest frame's chosen layers side by side, for /stream.mjpeg and /snapshot.jpg."""
         raise NotImplementedError
 
     def metric_families(self) -> list[Metric]:

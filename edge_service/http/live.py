@@ -1,8 +1,8 @@
 """LiveSink: the device's live page source. Keeps only the newest result and status, never a queue.
 
 `publish` runs on the inference thread and only keeps a reference and adds a few numbers;
-pictures are made later, on the server's worker thread, only for what a viewer asks for,
-once per frame however many viewers there are.
+pictures are made later, in a worker process (edge_service.http.draw), only for what a
+viewer asks for, once per frame however many viewers there are.
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from PIL import Image
-
+from edge_service.http.draw import Drawer, job_for
 from edge_service.http.hub import Hub, Picture, View
 from edge_service.http.metrics import FrameMetrics, status_families
-from edge_service.http.render import (camera_jpeg, channel_view, encode, layer_mosaic, model_input_png)
 from edge_service.results import FrameResult
 from edge_service.sinks import Sink
-
-PNG, JPEG = "image/png", "image/jpeg"
 
 
 class LiveSink(Sink, Hub):
@@ -41,6 +37,7 @@ class LiveSink(Sink, Hub):
         self.cache_id = ""
         self.lock = threading.Lock()
         self.on_close: list[Callable[[], None]] = []
+        self.drawer = Drawer()
 
     # -- the Sink interface (inference thread: keep it cheap) ------------------------------
     def publish(self, result: FrameResult) -> None:
@@ -55,6 +52,7 @@ class LiveSink(Sink, Hub):
     def close(self) -> None:
         for closer in self.on_close:
             closer()
+        self.drawer.close()
 
     # -- the Hub interface -------------------------------------------------------------------
     def current_status(self) -> dict:
@@ -85,32 +83,17 @@ class LiveSink(Sink, Hub):
         wanted = (["camera"] if view.camera else []) + ["input"] + [f"layer:{n}" for n in order if view.wants(n)]
         if view.focus and view.focus[0] in result.values:
             wanted.append(f"focus:{view.focus[0]}:{view.focus[1]}")
-        return message, [self._picture(result, key) for key in wanted]
+        return message, self._pictures(result, wanted)
 
-    def _picture(self, result: FrameResult, key: str) -> Picture:
-        with self.lock:  # one worker draws each picture once per frame, whoever asks
+    def _pictures(self, result: FrameResult, keys: list[str]) -> list[Picture]:
+        with self.lock:  # each picture is drawn once per frame, however many viewers ask
             if self.cache_id != result.id:
                 self.cache, self.cache_id = {}, result.id
-            if key not in self.cache:
-                self.cache[key] = self._draw(result, key)
-            return self.cache[key]
-
-    def _draw(self, result: FrameResult, key: str) -> Picture:
-        kind, _, rest = key.partition(":")
-        if kind == "camera":
-            return {"key": key, "mime": JPEG}, camera_jpeg(result.image)
-        if kind == "input":
-            return {"key": key, "mime": PNG}, model_input_png(result.model_input)
-        if kind == "layer":
-            picture, layout = layer_mosaic(result.values[rest], self.map_names.get(rest))
-            return {"key": key, "mime": PNG, "layer": rest, "layout": layout}, encode(picture)
-        layer, _, channel = rest.rpartition(":")
-        last = list(result.values)[-1]
-        png, scale = channel_view(result.values[layer], int(channel), self.labels if layer == last else None)
-        names = self.map_names.get(layer) or (self.labels if layer == last else [])
-        if scale["channel"] < len(names):
-            scale["name"] = names[scale["channel"]]
-        return {"key": "focus", "mime": PNG, "layer": layer, "scale": scale}, png
+            missing = [key for key in keys if key not in self.cache]
+            if missing:
+                job = job_for(result, missing, self.map_names, self.labels)
+                self.cache.update(zip(missing, self.drawer(job)))
+            return [self.cache[key] for key in keys]
 
     def status_for(self, device: str) -> dict:
         return self.current_status()
@@ -120,17 +103,11 @@ class LiveSink(Sink, Hub):
             return {"ok": False, "verb": verb, "reason": "commands are not enabled"}
         return await asyncio.get_running_loop().run_in_executor(None, self.control, verb, payload)
 
-    def pictures(self, device: str, layers: list[str] | str) -> list[tuple[str, Image.Image]]:
+    def snapshot_jpeg(self, device: str, layers: list[str] | str) -> bytes | None:
         result = self.latest
         if result is None:
-            return []
-        out = [(f"{self.device_id} #{result.seq}", Image.fromarray(result.image))]
-        if result.top:
-            out[0] = (f"{out[0][0]}: {result.top[0]['label']} {result.top[0]['score']:.2f}", out[0][1])
-        for name, values in result.values.items():
-            if layers == "all" or name in layers:
-                out.append((name, Image.fromarray(layer_mosaic(values)[0])))
-        return out
+            return None
+        return self._pictures(result, ["sheet:" + (layers if layers == "all" else ",".join(layers))])[0][1]
 
     def metric_families(self) -> list:
         return status_families([({}, self.current_status())]) + self.frame_metrics.families()
@@ -138,5 +115,5 @@ class LiveSink(Sink, Hub):
     def health(self) -> tuple[bool, dict]:
         status = self.current_status()
         state = status.get("state", "starting")
-        return state in ("starting", "online"), {"state": state, "frames": self.count,
+        return state == "online", {"state": state, "frames": self.count,
                                                  "paused": status.get("paused", False)}

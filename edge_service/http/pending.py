@@ -24,8 +24,8 @@ class PendingHub(Hub):
     async def command(self, device: str, verb: str, payload: bytes) -> dict:
         return {"ok": False, "verb": verb, "reason": "the service is still starting"}
 
-    def pictures(self, device: str, layers):
-        return []
+    def snapshot_jpeg(self, device: str, layers):
+        return None
 
     def metric_families(self) -> list:
         return []

@@ -15,11 +15,23 @@ from PIL import Image, ImageDraw
 
 from edge_service.pictures import colormap_table, grid_shape, vector_chart
 
-VIRIDIS = colormap_table("viridis")
+LEVELS = 255          # colour levels; palette index 255 is the gutter between cells
+GUTTER_INDEX = 255
+PALETTE = np.vstack([colormap_table("viridis")[np.linspace(0, 255, LEVELS).round().astype(int)],
+                     [[24, 24, 24]]]).astype(np.uint8)
 GUTTER = 1
 MAX_CELL = 128        # a bigger map (a full-resolution conversion layer) is subsampled in the mosaic
 MAX_FOCUS = 1024      # and in the large view
 MAX_VALUES = 16384    # the large view gets the raw values (for the hover readout) up to this many
+
+
+def indexed_png(indices: np.ndarray) -> bytes:
+    """A palette PNG of colour indices: a tenth of the time of an RGB one, and smaller."""
+    picture = Image.fromarray(np.ascontiguousarray(indices, np.uint8), "P")
+    picture.putpalette(PALETTE.ravel().tolist())
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def encode(image: Image.Image | np.ndarray, fmt: str = "PNG") -> bytes:
@@ -42,51 +54,65 @@ def maps_of(values: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def percentiles(flat: np.ndarray, low: float = 1, high: float = 99) -> tuple[np.ndarray, np.ndarray]:
+    """np.percentile(flat, [low, high], axis=0) ('linear'), through one partition: it is hot."""
+    n = flat.shape[0]
+    pos = np.array([low, high]) / 100 * (n - 1)
+    below = np.floor(pos).astype(int)
+    above = np.minimum(below + 1, n - 1)
+    part = np.partition(flat, sorted({*below.tolist(), *above.tolist()}), axis=0)
+    q = part[below] + (pos - below)[:, None] * (part[above] - part[below])
+    return q[0], q[1]
+
+
 def stretch(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(uint8 maps, lo, hi): each channel scaled to 0..255 between its 1st and 99th percentile."""
+    """(colour indices, lo, hi): each channel scaled to 0..LEVELS-1 between its 1st and 99th percentile."""
     flat = maps.reshape(-1, maps.shape[-1]).astype(np.float32)
-    lo, hi = np.percentile(flat, [1, 99], axis=0)
-    flat_ = hi <= lo
-    lo = np.where(flat_, flat.min(axis=0), lo)
-    hi = np.where(flat_, flat.max(axis=0), hi)
+    lo, hi = percentiles(flat)
+    same = hi <= lo
+    lo = np.where(same, flat.min(axis=0), lo)
+    hi = np.where(same, flat.max(axis=0), hi)
     span = np.where(hi > lo, hi - lo, 1.0)
-    scaled = np.clip((maps - lo) / span, 0.0, 1.0) * 255
+    scaled = np.clip((maps - lo) / span, 0.0, 1.0) * (LEVELS - 1)
     scaled[..., hi <= lo] = 0  # a flat map is the colormap's lowest colour
     return scaled.astype(np.uint8), lo, hi
 
 
-def _step(shape: tuple[int, ...], limit: int) -> int:
+def step_for(shape: tuple[int, ...], limit: int) -> int:
     return max(1, math.ceil(max(shape[:2]) / limit))
 
 
 def layer_mosaic(values: np.ndarray, names: list[str] | None = None) -> tuple[np.ndarray, dict]:
-    """An RGB mosaic of every channel (or of a vector's units) and the layout that places them."""
+    """Colour indices of every channel (or of a vector's units) in one grid, and the layout that places them."""
     maps = maps_of(values)
     if maps is None:  # a vector: one cell per unit, stretched over the whole vector
         flat = values.ravel().astype(np.float32)
         rows, cols = grid_shape(len(flat))
-        lo, hi = np.percentile(flat, [1, 99]) if len(flat) > 1 else (flat.min(), flat.max())
-        idx = np.zeros(rows * cols, np.uint8)
-        idx[: len(flat)] = (np.clip((flat - lo) / ((hi - lo) or 1.0), 0, 1) * 255).astype(np.uint8)
-        picture = VIRIDIS[idx.reshape(rows, cols)]
+        lo, hi = (float(q[0]) for q in percentiles(flat[:, None]))
+        idx = np.full(rows * cols, GUTTER_INDEX, np.uint8)
+        idx[: len(flat)] = (np.clip((flat - lo) / ((hi - lo) or 1.0), 0, 1) * (LEVELS - 1)).astype(np.uint8)
         layout = {"kind": "vector", "count": len(flat), "rows": rows, "cols": cols, "x0": 0, "y0": 0,
                   "cell_w": 1, "cell_h": 1, "step_x": 1, "step_y": 1}
-        return picture, layout
-    step = _step(maps.shape, MAX_CELL)
-    small = maps[::step, ::step]
-    scaled, _, _ = stretch(small)
+        return idx.reshape(rows, cols), layout
+    step = step_for(maps.shape, MAX_CELL)
+    scaled, _, _ = stretch(maps[::step, ::step])
     h, w, count = scaled.shape
     rows, cols = grid_shape(count)
-    picture = np.full((rows * (h + GUTTER) + GUTTER, cols * (w + GUTTER) + GUTTER, 3), 24, np.uint8)
-    for i in range(count):
-        r, c = divmod(i, cols)
-        y, x = GUTTER + r * (h + GUTTER), GUTTER + c * (w + GUTTER)
-        picture[y:y + h, x:x + w] = VIRIDIS[scaled[:, :, i]]
+    # one vectorised pass: cells (rows, cols, h, w) with a gutter right and below, then a frame left and above
+    cells = np.full((rows * cols, h + GUTTER, w + GUTTER), GUTTER_INDEX, np.uint8)
+    cells[:count, :h, :w] = np.moveaxis(scaled, -1, 0)
+    grid = cells.reshape(rows, cols, h + GUTTER, w + GUTTER).transpose(0, 2, 1, 3)
+    picture = np.full((rows * (h + GUTTER) + GUTTER, cols * (w + GUTTER) + GUTTER), GUTTER_INDEX, np.uint8)
+    picture[GUTTER:, GUTTER:] = grid.reshape(rows * (h + GUTTER), cols * (w + GUTTER))
     layout = {"kind": "grid", "count": count, "rows": rows, "cols": cols, "x0": GUTTER, "y0": GUTTER,
               "cell_w": w, "cell_h": h, "step_x": w + GUTTER, "step_y": h + GUTTER, "subsampled": step}
     if names and len(names) == count:
         layout["names"] = names
     return picture, layout
+
+
+def rgb(indices: np.ndarray) -> Image.Image:
+    return Image.fromarray(PALETTE[indices], "RGB")
 
 
 def channel_view(values: np.ndarray, channel: int, labels: list[str] | None = None) -> tuple[bytes, dict]:
@@ -100,7 +126,7 @@ def channel_view(values: np.ndarray, channel: int, labels: list[str] | None = No
                                "min": round(float(flat.min()), 5), "max": round(float(flat.max()), 5)}
     channel = min(max(channel, 0), maps.shape[-1] - 1)
     one = maps[:, :, channel:channel + 1]
-    step = _step(one.shape, MAX_FOCUS)
+    step = step_for(one.shape, MAX_FOCUS)
     one = one[::step, ::step]
     scaled, lo, hi = stretch(one)
     meta = {"kind": "map", "channel": channel, "width": one.shape[1], "height": one.shape[0],
@@ -108,7 +134,7 @@ def channel_view(values: np.ndarray, channel: int, labels: list[str] | None = No
             "max": round(float(one.max()), 5), "mean": round(float(one.mean()), 5), "subsampled": step}
     if one.size <= MAX_VALUES:
         meta["values"] = np.round(one[:, :, 0].astype(np.float64), 4).ravel().tolist()
-    return encode(VIRIDIS[scaled[:, :, 0]]), meta
+    return indexed_png(scaled[:, :, 0]), meta
 
 
 def model_input_png(model_input: np.ndarray) -> bytes:
@@ -126,7 +152,7 @@ def sheet(pictures: list[tuple[str, Image.Image]], width: int = 960, target: int
     """Labelled pictures side by side, wrapping at `width` (the MJPEG stream and /snapshot.jpg)."""
     sized = []
     for title, picture in pictures:
-        zoom = max(1, target // max(picture.size))
+        zoom = max(1, round(target / max(picture.size)))
         if zoom > 1:
             picture = picture.resize((picture.width * zoom, picture.height * zoom), Image.NEAREST)
         elif max(picture.size) > 2 * target:

@@ -10,6 +10,8 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import os
+import socket
 import threading
 from importlib import resources
 
@@ -20,7 +22,6 @@ from edge_service.http.auth import safety_headers, token_middleware
 from edge_service.http.hub import Hub
 from edge_service.http.metrics import exposition, registry_for
 from edge_service.http.options import HttpOptions
-from edge_service.http.render import encode, sheet
 from edge_service.http.socket import viewer
 
 log = logging.getLogger("unseen.http")
@@ -63,7 +64,10 @@ class HttpServer:
             self.loop.run_until_complete(self._listen())
         except OSError as exc:
             where = f"{self.options.host}:{self.options.port}"
-            started.set_result(f"cannot listen on {where}: {exc.strerror or exc}".rstrip())
+            reason = os.strerror(exc.errno).lower() if exc.errno and exc.errno > 0 else str(exc)  # not asyncio's wording
+            if isinstance(exc, socket.gaierror):
+                reason = f"unknown host ({exc.strerror})"
+            started.set_result(f"cannot listen on {where}: {reason}")
             self.loop.run_until_complete(self.runner.cleanup())
             self.loop.close()
             return
@@ -98,7 +102,7 @@ class HttpServer:
                                                                            secure)])
         app.router.add_get("/", self.page)
         app.router.add_get("/static/{name}", self.static)
-        app.router.add_get("/ws", lambda request: viewer(self, request))
+        app.router.add_get("/ws", self.socket)
         app.router.add_get("/api/devices", self.devices)
         app.router.add_get("/api/status", self.status)
         app.router.add_post("/api/command/{verb}", self.command)
@@ -107,6 +111,9 @@ class HttpServer:
         app.router.add_get("/stream.mjpeg", self.mjpeg)
         app.router.add_get("/snapshot.jpg", self.snapshot)
         return app
+
+    async def socket(self, request: web.Request) -> web.StreamResponse:
+        return await viewer(self, request)
 
     async def page(self, request: web.Request) -> web.Response:
         return web.Response(body=self.files["index.html"], content_type="text/html", charset="utf-8")
@@ -148,10 +155,7 @@ class HttpServer:
         return "all" if text == "all" else [n for n in text.split(",") if n]
 
     async def _sheet(self, device: str, layers) -> bytes | None:
-        def draw() -> bytes | None:
-            pictures = self.hub.pictures(device, layers)
-            return encode(sheet(pictures), "JPEG") if pictures else None
-        return await asyncio.get_running_loop().run_in_executor(self.draw, draw)
+        return await asyncio.get_running_loop().run_in_executor(self.draw, self.hub.snapshot_jpeg, device, layers)
 
     async def snapshot(self, request: web.Request) -> web.Response:
         jpeg = await self._sheet(self.device_of(request), self._layers(request))

@@ -27,8 +27,11 @@ needs_browser = pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exi
                                    reason="chromium and chromium-driver are not installed")
 
 
-def start_browser():
-    """A fresh Chromium profile each time; the driver is Debian's, never a downloaded one."""
+def start_browser(niceness: int = 0):
+    """A fresh Chromium profile each time; the driver is Debian's, never a downloaded one.
+
+    `niceness` lowers the browser's priority (the benchmark's stand-in for a viewer elsewhere).
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
@@ -37,7 +40,8 @@ def start_browser():
         options.add_argument(flag)
     profile = tempfile.mkdtemp(prefix="unseen-chromium-")
     options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    popen = {"preexec_fn": lambda: os.nice(niceness)} if niceness else {}
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, popen_kw=popen), options=options)
     driver.set_page_load_timeout(30)
     driver.profile_dir = profile
     return driver
