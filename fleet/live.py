@@ -14,8 +14,6 @@ import re
 import threading
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -23,35 +21,16 @@ from PIL import Image
 
 from edge_service.errors import EdgeError
 from edge_service.http.hub import Hub, Picture, View
-from edge_service.http.metrics import status_families
 from edge_service.http.render import encode, sheet
+from fleet.devices import Device, fleet_families, focus_scale
 from fleet.layout import crop_channel, published_layout
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 VERB = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SEEN_IDS = 10_000  # result ids remembered per device for dropping duplicates
 
 
 class FleetError(EdgeError):
     """The fleet page cannot reach or is refused by its broker."""
-
-
-@dataclass
-class Device:
-    id: str
-    status: dict = field(default_factory=dict)
-    result: dict | None = None
-    layers: dict[str, bytes] = field(default_factory=dict)
-    version: int = 0
-    seen: float = 0.0
-    results: int = 0
-    duplicates: int = 0
-    ids: deque = field(default_factory=lambda: deque(maxlen=SEEN_IDS))
-    id_set: set = field(default_factory=set)
-
-    def shape(self, layer: str) -> list[int] | None:
-        return ((self.result or {}).get("layers") or {}).get(layer, {}).get("shape")
 
 
 class FleetHub(Hub):
@@ -126,22 +105,11 @@ class FleetHub(Hub):
                     return
                 if kind == "status":
                     device.status = data
-                elif not self._duplicate(device, data.get("id")):
+                elif not device.duplicate(data.get("id")):
                     device.result, device.version, device.results = data, device.version + 1, device.results + 1
             else:
                 return
             device.seen = time.time()
-
-    @staticmethod
-    def _duplicate(device: Device, result_id) -> bool:
-        if result_id in device.id_set:
-            device.duplicates += 1
-            return True
-        if len(device.ids) == device.ids.maxlen:
-            device.id_set.discard(device.ids[0])
-        device.ids.append(result_id)
-        device.id_set.add(result_id)
-        return False
 
     def _reply(self, payload: bytes) -> None:
         try:
@@ -194,18 +162,9 @@ class FleetHub(Hub):
             layout = published_layout(shapes[layer])
             channel = min(max(channel, 0), layout["count"] - 1)
             pictures.append(({"key": "focus", "mime": "image/png", "layer": layer,
-                              "scale": self._scale(stats.get(layer) or {}, layout, channel)},
+                              "scale": focus_scale(stats.get(layer) or {}, layout, channel)},
                              crop_channel(images[layer], layout, channel)))
         return message, pictures
-
-    @staticmethod
-    def _scale(stats: dict, layout: dict, channel: int) -> dict:
-        if layout["kind"] != "grid":
-            return {"kind": "chart", "channel": channel, "value": "", "min": stats.get("min"), "max": stats.get("max")}
-        per = stats.get("channels") or {}
-        pick = {k: per[k][channel] for k in ("min", "max", "mean") if channel < len(per.get(k) or [])}
-        return {"kind": "map", "channel": channel, **({"min": stats.get("min"), "max": stats.get("max")} | pick),
-                "note": "colours span this channel's 1st to 99th percentile, within"}
 
     def status_for(self, device: str) -> dict:
         with self.lock:
@@ -247,16 +206,7 @@ class FleetHub(Hub):
     def metric_families(self) -> list:
         with self.lock:
             devices = list(self.fleet.values())
-        families = status_families([({"device": d.id}, d.status) for d in devices if d.status])
-        results = CounterMetricFamily("unseen_watch_results", "Unique results received", labels=["device"])
-        duplicates = CounterMetricFamily("unseen_watch_duplicates", "Duplicate results dropped", labels=["device"])
-        for d in devices:
-            results.add_metric([d.id], d.results)
-            duplicates.add_metric([d.id], d.duplicates)
-        malformed = CounterMetricFamily("unseen_watch_malformed", "Unreadable messages skipped", value=self.malformed)
-        connected = GaugeMetricFamily("unseen_watch_connected", "1 while connected to the broker",
-                                      value=int(self.connected.is_set()))
-        return families + [results, duplicates, malformed, connected]
+        return fleet_families(devices, self.malformed, self.connected.is_set())
 
     def health(self) -> tuple[bool, dict]:
         online = sum(1 for d in self.devices() if d["online"])

@@ -183,3 +183,28 @@ def test_the_drawing_worker_draws_what_a_thread_draws_and_a_dead_one_is_replaced
         assert drawer(job) == pictures and drawer.use_process  # started again
     finally:
         drawer.close()
+
+
+def test_device_metrics_with_mqtt_show_the_outbox_and_the_connection(tmp_path):
+    from tests.edge_service.mqtt_helpers import Mosquitto
+    broker = Mosquitto(tmp_path / "broker").start()
+    port = free_port()
+    process = unseen("serve", "--loop", "--max-fps", "5", "--backend", "numpy", "--log-level", "warning",
+                     "--http", str(port), "--mqtt-host", "127.0.0.1", "--mqtt-port", str(broker.port),
+                     "--outbox-dir", str(tmp_path / "outbox"), "--status-every", "0.5")
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        wait_healthy(base, process)
+        from tests.edge_service.live_helpers import get_json, wait_until
+        wait_until(lambda: metrics(base, None).get(("unseen_mqtt_connected", ())) == 1, what="connected")
+        samples = metrics(base, None)
+        assert ("unseen_outbox_messages", ()) in samples and ("unseen_outbox_bytes", ()) in samples
+        assert ("unseen_outbox_dropped_total", (("kind", "layer"),)) in samples
+        status = get_json(base + "api/status")
+        assert status["mqtt"]["connected"] and "messages" in status["outbox"]
+        assert get(base + "api/command/pause", method="POST", data=b"")[0] == 200  # the MQTT sink's own handler
+        wait_until(lambda: get_json(base + "api/status")["paused"], what="paused")
+    finally:
+        err = stop(process)
+        broker.stop()
+    assert "Traceback" not in err, err

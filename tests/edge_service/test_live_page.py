@@ -102,6 +102,17 @@ def test_a_channel_click_opens_the_large_view_with_its_value_scale(page):
     wait_until(lambda: "(pca2)" in text_of(page, "zoom-title"), what="the named conversion channel")
 
 
+def test_snapshot_goes_through_the_control_surface_and_links_the_picture(page, device):
+    page.find_element("id", "snapshot").click()
+    wait_until(lambda: "snapshot ok" in text_of(page, "reply"), what="the snapshot reply")
+    link = page.find_element("id", "snapshot-link")
+    assert link.is_displayed()
+    href = link.get_attribute("href")
+    assert "/snapshot.jpg?device=page-test&layers=all" in href
+    status, headers, body = get(href, TOKEN)
+    assert status == 200 and headers["Content-Type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
+
+
 def test_choosing_layers_and_the_update_rate(page):
     page.find_element("css selector", "#picker summary").click()
     page.find_element("id", "no-layers").click()

@@ -35,7 +35,7 @@ function onText(m) {
     state.mode = m.mode;
     document.title = $("title").textContent = m.title;
     $("fleet").hidden = m.mode !== "fleet";
-    $("camera-figure").hidden = m.mode === "fleet";
+    $("camera-figure").hidden = $("input-figure").hidden = m.mode === "fleet";  // MQTT carries layers only
     if (!state.device) state.device = m.device;
     devices(m.devices);
     sendView();
