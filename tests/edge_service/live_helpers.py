@@ -77,12 +77,12 @@ def settled(probe, quiet: float = 1.5, timeout: float = 20.0):
 
 
 def get(url: str, token: str | None = None, context: ssl.SSLContext | None = None, method: str = "GET",
-        data: bytes | None = None) -> tuple[int, dict, bytes]:
+        data: bytes | None = None, headers: dict | None = None) -> tuple[int, dict, bytes]:
     """(status, headers, body) without following redirects."""
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     handlers = [NoRedirect()] + ([urllib.request.HTTPSHandler(context=context)] if context else [])

@@ -145,6 +145,15 @@ def test_without_the_token_everything_but_healthz_is_401(device, browser):
         stop_browser(driver)
 
 
+def test_another_site_cannot_drive_the_page(device):
+    evil = {"Origin": "http://evil.example"}
+    assert get(device + "ws", TOKEN, headers=evil)[0] == 403
+    assert get(device + "api/command/pause", TOKEN, method="POST", data=b"", headers=evil)[0] == 403
+    assert not get_json(device + "api/status", TOKEN)["paused"]
+    _, headers, _ = get(device, TOKEN)
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
 def test_metrics_parse_and_agree_with_the_status(device):
     assert get(device + "api/command/pause", TOKEN, method="POST", data=b"")[0] == 200
     try:
