@@ -62,13 +62,15 @@ class HttpServer:
         self.loop = asyncio.new_event_loop()
         try:
             self.loop.run_until_complete(self._listen())
-        except OSError as exc:
-            where = f"{self.options.host}:{self.options.port}"
-            reason = os.strerror(exc.errno).lower() if exc.errno and exc.errno > 0 else str(exc)  # not asyncio's wording
+        except Exception as exc:  # whatever it is, start() must hear of it rather than wait
+            reason = str(exc)
             if isinstance(exc, socket.gaierror):
                 reason = f"unknown host ({exc.strerror})"
-            started.set_result(f"cannot listen on {where}: {reason}")
-            self.loop.run_until_complete(self.runner.cleanup())
+            elif isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+                reason = os.strerror(exc.errno).lower()  # not asyncio's long wording
+            started.set_result(f"cannot listen on {self.options.host}:{self.options.port}: {reason}")
+            if self.runner is not None:
+                self.loop.run_until_complete(self.runner.cleanup())
             self.loop.close()
             return
         started.set_result("")
@@ -82,11 +84,11 @@ class HttpServer:
         site = web.TCPSite(self.runner, self.options.host, self.options.port,
                            ssl_context=self.options.ssl_context())
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1] if self.options.port == 0 else self.options.port
+        self.port = self.runner.addresses[0][1] if self.options.port == 0 else self.options.port
 
     async def _shutdown(self) -> None:
-        for ws in list(self.sockets):
-            await ws.close(code=1001, message=b"server stopping")
+        await asyncio.gather(*(ws.close(code=1001, message=b"server stopping") for ws in list(self.sockets)),
+                             return_exceptions=True)
         await self.runner.cleanup()
 
     def close(self) -> None:

@@ -117,7 +117,7 @@ class Viewer:
 async def viewer(server, request: web.Request) -> web.StreamResponse:
     if not same_origin(request):  # another site's page must not drive this device through a visitor
         return web.Response(status=403, text="403 Forbidden: cross-origin WebSocket\n")
-    ws = web.WebSocketResponse(heartbeat=20, compress=False, max_msg_size=64 * 1024)
+    ws = web.WebSocketResponse(heartbeat=20, compress=False, max_msg_size=64 * 1024, timeout=2.0)
     await ws.prepare(request)
     server.sockets.add(ws)
     client = Viewer(server, ws)

@@ -143,30 +143,32 @@ def text_of(driver, element_id: str) -> str:
 
 
 def picture(driver, css: str) -> str:
-    """The pixels of an <img> as a data URL (to see whether the picture changed)."""
+    """The pixels of a canvas or an <img> as a data URL (to see whether the picture changed)."""
     return driver.execute_script(
-        "const img = document.querySelector(arguments[0]);"
-        "if (!img || !img.complete || !img.naturalWidth) return '';"
-        "const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;"
-        "c.getContext('2d').drawImage(img, 0, 0); return c.toDataURL();", css)
+        "const e = document.querySelector(arguments[0]);"
+        "if (!e) return '';"
+        "if (e.tagName === 'CANVAS') return e.dataset.painted ? e.toDataURL() : '';"
+        "if (!e.complete || !e.naturalWidth) return '';"
+        "const c = document.createElement('canvas'); c.width = e.naturalWidth; c.height = e.naturalHeight;"
+        "c.getContext('2d').drawImage(e, 0, 0); return c.toDataURL();", css)
 
 
 def loaded_layers(driver) -> list[str]:
     return driver.execute_script(
         "return [...document.querySelectorAll('#layers figure')]"
-        ".filter(f => f.img && f.img.complete && f.img.naturalWidth > 0).map(f => f.dataset.layer);")
+        ".filter(f => f.canvas && f.canvas.dataset.painted).map(f => f.dataset.layer);")
 
 
 def click_channel(driver, layer: str, channel: int) -> None:
     """Clicks the middle of `channel`'s cell in `layer`'s picture, found from the layout the page got."""
     from selenium.webdriver.common.action_chains import ActionChains
     dx, dy = driver.execute_script(
-        "const f = document.querySelector(`figure[data-layer='${arguments[0]}']`), L = f.layout, img = f.img;"
-        "const r = img.getBoundingClientRect(), k = r.width / img.naturalWidth;"
+        "const f = document.querySelector(`figure[data-layer='${arguments[0]}']`), L = f.layout, c = f.canvas;"
+        "const r = c.getBoundingClientRect(), k = r.width / c.natural.w;"
         "const row = Math.floor(arguments[1] / L.cols), col = arguments[1] % L.cols;"
         "const x = (L.x0 + col * L.step_x + L.cell_w / 2) * k, y = (L.y0 + row * L.step_y + L.cell_h / 2) * k;"
         "return [x - r.width / 2, y - r.height / 2];", layer, channel)
-    image = driver.find_element("css selector", f"figure[data-layer='{layer}'] img")
+    image = driver.find_element("css selector", f"figure[data-layer='{layer}'] canvas")
     ActionChains(driver).move_to_element_with_offset(image, int(dx), int(dy)).click().perform()
 
 

@@ -52,10 +52,10 @@ def seq(driver) -> int:
 
 def test_the_page_shows_every_layer_and_they_change_from_frame_to_frame(page, tmp_path):
     assert page.current_url.endswith("/") and "token" not in page.current_url
-    first = {"seq": seq(page), "top": text_of(page, "topk"), "conv1": picture(page, "figure[data-layer=conv1] img"),
+    first = {"seq": seq(page), "top": text_of(page, "topk"), "conv1": picture(page, "figure[data-layer=conv1] canvas"),
              "input": picture(page, "#input")}
     assert first["conv1"] and first["top"]
-    wait_until(lambda: picture(page, "figure[data-layer=conv1] img") != first["conv1"], what="conv1 to change")
+    wait_until(lambda: picture(page, "figure[data-layer=conv1] canvas") != first["conv1"], what="conv1 to change")
     wait_until(lambda: text_of(page, "topk") != first["top"], what="the top-k to change")
     wait_until(lambda: picture(page, "#input") != first["input"], what="the model input to change")
     assert seq(page) > first["seq"]
@@ -75,13 +75,13 @@ def test_pause_stops_the_updates_and_resume_restarts_them(page):
     wait_until(lambda: "pause ok" in text_of(page, "reply"), what="the pause reply")
     wait_until(lambda: text_of(page, "state") == "paused", what="the paused badge")
     # a frame already in the model may still arrive; then nothing may
-    frozen = settled(lambda: (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] img")))
+    frozen = settled(lambda: (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] canvas")))
     time.sleep(2.5)
-    assert (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] img")) == frozen
+    assert (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] canvas")) == frozen
     page.find_element("id", "resume").click()
     wait_until(lambda: "resume ok" in text_of(page, "reply"), what="the resume reply")
     wait_until(lambda: seq(page) > frozen[0], what="updates after resume")
-    wait_until(lambda: picture(page, "figure[data-layer=conv2] img") != frozen[2], what="conv2 to change again")
+    wait_until(lambda: picture(page, "figure[data-layer=conv2] canvas") != frozen[2], what="conv2 to change again")
 
 
 def test_a_channel_click_opens_the_large_view_with_its_value_scale(page):

@@ -71,8 +71,8 @@ def test_the_fleet_page_lists_both_devices_and_opens_one_in_full(fleet, browser,
     wait_until(lambda: all("online" in t for t in device_buttons(browser).values()), what="both online")
     open_device(browser, "cam-b")
     assert "cam-b" in browser.find_element("css selector", "#devices button.selected").text
-    first = (seq(browser), text_of(browser, "topk"), picture(browser, "figure[data-layer=conv1] img"))
-    wait_until(lambda: picture(browser, "figure[data-layer=conv1] img") != first[2], what="conv1 to change")
+    first = (seq(browser), text_of(browser, "topk"), picture(browser, "figure[data-layer=conv1] canvas"))
+    wait_until(lambda: picture(browser, "figure[data-layer=conv1] canvas") != first[2], what="conv1 to change")
     wait_until(lambda: text_of(browser, "topk") != first[1], what="the top-k to change")
     assert seq(browser) > first[0]
     assert "numpy" in text_of(browser, "summary") and "processed" in text_of(browser, "counters")
@@ -85,16 +85,16 @@ def test_pause_and_resume_go_to_the_device_over_mqtt(fleet, browser):
     browser.find_element("id", "pause").click()
     wait_until(lambda: "cam-a: pause ok" in text_of(browser, "reply"), what="the device's reply")
     # the frame in progress and the outbox's last messages may still arrive; then nothing may
-    frozen = settled(lambda: (seq(browser), picture(browser, "figure[data-layer=conv2] img")))
+    frozen = settled(lambda: (seq(browser), picture(browser, "figure[data-layer=conv2] canvas")))
     time.sleep(2.5)
-    assert (seq(browser), picture(browser, "figure[data-layer=conv2] img")) == frozen
+    assert (seq(browser), picture(browser, "figure[data-layer=conv2] canvas")) == frozen
     wait_until(lambda: text_of(browser, "state") == "paused", what="the paused badge from the status")
     other = get_json(fleet["base"] + "api/status?device=cam-b", TOKEN)
     assert not other["paused"]  # only the opened device was paused
     browser.find_element("id", "resume").click()
     wait_until(lambda: "cam-a: resume ok" in text_of(browser, "reply"), what="the resume reply")
     wait_until(lambda: seq(browser) > frozen[0], what="updates after resume")
-    wait_until(lambda: picture(browser, "figure[data-layer=conv2] img") != frozen[1], what="conv2 to change again")
+    wait_until(lambda: picture(browser, "figure[data-layer=conv2] canvas") != frozen[1], what="conv2 to change again")
 
 
 def test_a_refused_command_shows_the_device_reason(fleet, browser):
