@@ -21,6 +21,7 @@ from edge_service.sinks import Sink
 
 class LiveSink(Sink, Hub):
     mode = "device"
+    wants_values = True  # the page draws each layer from its dequantized values
 
     def __init__(self, device_id: str, labels: list[str], map_names: dict[str, list[str]] | None = None,
                  status_fn: Callable[[], dict] | None = None,
