@@ -53,9 +53,9 @@ class ServiceLoop:
         self.next_slot = 0.0          # before this, the rate limit holds the loop: drops are "rate_limit"
 
     # -- status -------------------------------------------------------------------------
-    def status(self) -> dict:
+    def status(self, describe_sinks: bool = True) -> dict:
         extra = {}
-        for sink in self.sinks:
+        for sink in self.sinks if describe_sinks else ():
             extra.update(sink.describe())
         return {**extra, "state": self.state, "device": self.device_id, **self.analyzer.describe(),
                 "source": self.source.name, "fps": round(self.counters.fps, 2), "counters": self.counters.snapshot(),

@@ -45,7 +45,6 @@ def build_loop(config: Config, extra_sinks: list[Sink] | None = None) -> Service
                                   AnalysisSettings(r.top_k, r.channel_stats, r.conversion_max_pixels))
     settings = LoopSettings(max_fps=r.max_fps, queue=r.queue, frames=r.frames, status_every=r.status_every,
                             retry_max_seconds=s.retry_max_seconds, max_retries=s.max_retries)
-    layer_policy(config, analyzer.picture_names)  # a misspelt layer is an error at start, MQTT or not
     sinks = build_sinks(config, analyzer) + list(extra_sinks or [])
     return ServiceLoop(source, analyzer, sinks, settings, config.device_id, Counters())
 
@@ -77,13 +76,18 @@ def mqtt_settings(config: Config):
         discovery_prefix=m.discovery_prefix)
 
 
-def attach_mqtt(config: Config, loop: ServiceLoop):
+def make_control(config: Config, loop: ServiceLoop) -> Control:
+    """The one control surface (pause, resume, set, snapshot, reload) MQTT and the live page share."""
+    policy = layer_policy(config, loop.analyzer.picture_names)
+    return Control(loop, policy, Path(config.model.dir) if config.model.dir else None)
+
+
+def attach_mqtt(config: Config, loop: ServiceLoop, control: Control):
     """The MQTT sink with its outbox, answering commands through the control surface; connects
     before frames flow, so a refused connection is an error at start."""
     from edge_service.mqtt.sink import MqttSink
-    policy = layer_policy(config, loop.analyzer.picture_names)
-    control = Control(loop, policy, Path(config.model.dir) if config.model.dir else None)
-    sink = MqttSink(mqtt_settings(config), open_outbox(config), config.device_id, policy, control.handle)
+    sink = MqttSink(mqtt_settings(config), open_outbox(config), config.device_id, control.layer_policy,
+                    control.handle)
     sink.start(wait=True)
     loop.sinks.append(sink)
     return sink
@@ -99,7 +103,19 @@ def close_all(loop: ServiceLoop) -> None:
 
 
 def serve(config: Config, extra_sinks: list[Sink] | None = None) -> Counters:
-    loop = build_loop(config, extra_sinks)
+    from edge_service.http.attach import open_http
+    http = open_http(config)  # --http: checked and listening before the model loads
+    try:
+        loop = build_loop(config, extra_sinks)
+        control = make_control(config, loop)
+        if config.mqtt.host:
+            attach_mqtt(config, loop, control)
+        if http:
+            http.attach(loop, control)
+    except BaseException:
+        if http:
+            http.close()
+        raise
     stop = threading.Event()
 
     def request_stop(signum, _frame):
@@ -108,8 +124,6 @@ def serve(config: Config, extra_sinks: list[Sink] | None = None) -> Counters:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if config.mqtt.host:
-            attach_mqtt(config, loop)
         log.info("serving %s from %s on %s", loop.analyzer.artefact.manifest.name, loop.source.name,
                  loop.analyzer.backend.name)
         return loop.run(stop)

@@ -123,6 +123,16 @@ class OutboxSection:
 
 
 @dataclass
+class HttpSection:
+    listen: str = option("", "--http", "serve the live page, /metrics and /healthz on [HOST:]PORT "
+                                     "(host 127.0.0.1 unless given; empty: off)", example="")
+    token: str = option("", "--http-token", "token every HTTP request needs; required beyond loopback")
+    token_file: str = option("", "--http-token-file", "read the HTTP token from this file")
+    cert: str = option("", "--http-cert", "TLS certificate (PEM) for the HTTP server")
+    key: str = option("", "--http-key", "TLS private key (PEM) for the HTTP server")
+
+
+@dataclass
 class LogSection:
     level: str = option("info", "--log-level", "logging detail", choices=("debug", "info", "warning", "error"))
 
@@ -131,7 +141,7 @@ class LogSection:
 SECTIONS: dict[str, tuple[str, type]] = {
     "": ("device", DeviceSection), "source": ("source", SourceSection), "model": ("model", ModelSection),
     "run": ("run", RunSection), "output": ("output", OutputSection), "mqtt": ("mqtt", MqttSection),
-    "outbox": ("outbox", OutboxSection), "log": ("log", LogSection),
+    "outbox": ("outbox", OutboxSection), "http": ("http", HttpSection), "log": ("log", LogSection),
 }
 
 
@@ -144,6 +154,7 @@ class Config:
     output: OutputSection = field(default_factory=OutputSection)
     mqtt: MqttSection = field(default_factory=MqttSection)
     outbox: OutboxSection = field(default_factory=OutboxSection)
+    http: HttpSection = field(default_factory=HttpSection)
     log: LogSection = field(default_factory=LogSection)
 
     @property

@@ -10,6 +10,7 @@ from unseen.commands.service import config_options, load_config, setup_logging
 from unseen.params import OutputDir, OutputFile
 
 # What a client of the broker needs, shared by serve, watch and the outbox commands.
+HTTP_KEYS = tuple(f"http.{k}" for k in ("listen", "token", "token_file", "cert", "key"))
 LINK_KEYS = tuple(f"mqtt.{k}" for k in ("host", "port", "protocol", "client_id", "keepalive", "username",
                                          "password", "tls", "ca_file", "cert_file", "key_file", "prefix"))
 
@@ -86,14 +87,25 @@ def _device_filter(ctx, param, value: str) -> str:
 @click.option("--save", type=OutputDir(), help="keep layer PNGs and a gallery in this folder")
 @click.option("--count", type=click.IntRange(0), default=0, help="stop after this many results")
 @click.option("--timeout", type=click.FloatRange(0), default=0, help="stop after this many seconds")
-@config_options(keys=LINK_KEYS + ("log.level",))
+@config_options(keys=LINK_KEYS + HTTP_KEYS + ("log.level",))
 def watch(config_path, device, save, count, timeout, **options) -> None:
-    """Follow results live (duplicates and malformed messages dropped); save layer PNGs and a gallery."""
+    """Follow results live (duplicates and malformed messages dropped); save layer PNGs and a gallery,
+    or, with --http, serve the live fleet page of every device."""
     from edge_service.service import mqtt_settings
-    from fleet.watch import Watcher
     config = load_config(config_path, options)
     setup_logging(config.log.level)
     config.mqtt.host = config.mqtt.host or "127.0.0.1"
+    m, h = config.mqtt, config.http
+    if h.listen:
+        if save or count or device != "+":
+            raise click.UsageError("--http shows every device live; it does not take --save, --count or --device-id")
+        if m.tls:
+            raise click.UsageError("watch --http does not follow a TLS broker yet; use watch without --http")
+        from fleet.serve import serve_fleet
+        serve_fleet(m.host, m.port, m.prefix, m.username, m.password, h.listen, h.token, h.token_file, h.cert,
+                    h.key, timeout, click.echo)
+        return
+    from fleet.watch import Watcher
     watcher = Watcher(mqtt_settings(config), device, save, click.echo, config.mqtt.client_id)
     seen = watcher.run(count, timeout)
     click.echo(f"{seen} results, {watcher.duplicates} duplicates dropped, {watcher.malformed} malformed skipped"
