@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_service.mqtt.layer_images import LayerImagePolicy
+from edge_service.layer_policy import LayerImagePolicy
+from edge_service.mqtt.link import MqttSettings
 from edge_service.mqtt.outbox import Outbox
-from edge_service.mqtt.publisher import MqttSettings, MqttSink
+from edge_service.mqtt.sink import MqttSink
 from edge_service.results import FrameResult
 
 LAYERS = ("conversion", "conv1", "pool1", "conv2", "pool2", "dense1", "predictions")
@@ -37,7 +38,7 @@ def synthetic_result(seq: int, rng: np.random.Generator) -> FrameResult:
                      "mean": round(float(rng.normal()), 4), "std": round(float(rng.random()), 4),
                      "zero_fraction": round(float(rng.random()), 4)} for name in LAYERS}
     latency = {"preprocess": 0.2, "inference": round(float(rng.uniform(1, 3)), 3), "stats": 0.3, "total": 3.0}
-    return FrameResult(seq, time.time(), "synthetic", "none", top, layers, latency, BLANK, BLANK[..., 0], {},
+    return FrameResult(seq, time.time(), "synthetic", "none", top, layers, latency, BLANK, BLANK[..., 0], {}, {},
                        "0" * 64)
 
 

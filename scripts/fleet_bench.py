@@ -51,7 +51,7 @@ class Watched:
 
 
 def start_mosquitto(folder: Path):
-    from edge_service.mqtt.embedded_broker import free_port, wait_for_port
+    from fleet.broker import free_port, wait_for_port
     port = free_port()
     config = folder / "mosquitto.conf"
     # Unlimited queues: mosquitto's default (1000 per client) would drop what collectors have not taken yet.

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from edge_service.http import HttpError
 from edge_service.http.options import http_options, parse_listen
 from edge_service.http.render import GUTTER_INDEX, layer_mosaic, percentiles, stretch
-from edge_service.mqtt.embedded_broker import free_port
+from fleet.broker import free_port
 from tests.edge_service.live_helpers import TOKEN, get, metrics, stop, unseen, wait_healthy
 from unseen.cli import main
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from edge_service.mqtt.embedded_broker import free_port
+from fleet.broker import free_port
 from tests.edge_service.live_helpers import (TOKEN, click_channel, get, get_json, loaded_layers, metrics,
                                              needs_browser, picture, screenshot, settled, start_browser, stop, stop_browser,
                                              text_of, unseen, wait_healthy, wait_until)
