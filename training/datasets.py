@@ -17,11 +17,11 @@ import numpy as np
 
 from edge_service import idx
 from edge_service.errors import DatasetError as EdgeDatasetError
+from training.dataset_files import read_folder, read_npz
 from training.errors import DatasetError
 
 SPLIT_SEED = 1234
 VALIDATION_SHARE = 0.1  # of the train-* files, when a dataset brings its own test files
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 BUILTIN = ("digits", "faces", idx.FASHION_MNIST)
 
 
@@ -75,6 +75,7 @@ def load_dataset(source: str, size: tuple[int, int] | None = None, channels: int
         raw = _load_raw(source, data_dir)
     except EdgeDatasetError as exc:
         raise DatasetError(str(exc)) from None
+    check_trainable(raw)
     x, y = _limited(raw.x, raw.y, limit)
     x = _reshape(x, size, channels)
     if raw.x_test is None:
@@ -83,6 +84,26 @@ def load_dataset(source: str, size: tuple[int, int] | None = None, channels: int
     train, val = _stratified(y, [VALIDATION_SHARE], order=[0, 1])
     return Dataset(raw.name, raw.labels, x[train], y[train], x[val], y[val],
                    _reshape(x_test, size, channels), y_test, raw.invert, True, raw.mirror)
+
+
+MIN_IMAGES_PER_CLASS = 5  # fewer and the split leaves a class out of validation or test
+
+
+def check_trainable(raw: _Raw) -> None:
+    """A dataset a classifier can learn from and be tested on: finite values, two classes or more,
+    enough images of each (a one-class model scores 100 % and means nothing)."""
+    if not np.isfinite(raw.x).all():
+        bad = int(np.count_nonzero(~np.isfinite(raw.x)))
+        raise DatasetError(f"{raw.name}: {bad} pixel values are NaN or infinite")
+    classes, counts = np.unique(raw.y, return_counts=True)
+    if len(classes) < 2:
+        raise DatasetError(f"{raw.name}: only one class ({raw.labels[int(classes[0])] if len(classes) else 'none'}); "
+                           f"a classifier needs two or more")
+    few = [raw.labels[int(c)] if int(c) < len(raw.labels) else str(c) for c, n in zip(classes, counts)
+           if n < MIN_IMAGES_PER_CLASS]
+    if few and raw.x_test is None:
+        raise DatasetError(f"{raw.name}: classes {few} have fewer than {MIN_IMAGES_PER_CLASS} images "
+                           f"({len(raw.y)} images in all): too few to train, validate and test")
 
 
 def _load_raw(source: str, data_dir) -> _Raw:
@@ -106,7 +127,7 @@ def _load_raw(source: str, data_dir) -> _Raw:
     if path.is_dir() and idx.idx_pairs(path):
         return _idx_folder(path)
     if path.is_dir() or path.suffix == ".npz":
-        x, y, labels = _folder(path) if path.is_dir() else _npz(path)
+        x, y, labels = read_folder(path) if path.is_dir() else read_npz(path)
         return _Raw(path.name, labels, x, y)
     raise DatasetError(f"{path}: expected a folder of class folders, an IDX folder or an .npz")
 
@@ -192,51 +213,3 @@ def _reshape(x: np.ndarray, size: tuple[int, int] | None, channels: int | None) 
                 out[i, :, :, c] = np.asarray(pil)
         x = out
     return np.clip(x, 0.0, 1.0)
-
-
-def _npz(path: Path):
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "x" not in data or "y" not in data:
-                raise DatasetError(f"{path}: an .npz dataset needs arrays 'x' and 'y', has {list(data.keys())}")
-            x, y = data["x"], data["y"]
-            labels = [str(v) for v in data["labels"]] if "labels" in data else None
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: cannot read .npz: {exc}") from exc
-    if len(x) != len(y) or len(x) == 0:
-        raise DatasetError(f"{path}: x has {len(x)} images but y has {len(y)} labels")
-    if x.ndim not in (3, 4):
-        raise DatasetError(f"{path}: x must be (N, H, W) or (N, H, W, C), got {x.shape}")
-    x = x.astype(np.float32)
-    if x.max() > 1.0:
-        x = x / 255.0
-    classes, y = np.unique(y, return_inverse=True)
-    return x, y.astype(np.int64), labels or [str(c) for c in classes]
-
-
-def _folder(path: Path):
-    from PIL import Image, UnidentifiedImageError
-    class_dirs = sorted(p for p in path.iterdir() if p.is_dir())
-    if not class_dirs:
-        raise DatasetError(f"{path}: no class sub-folders (expected one folder per class)")
-    images, labels = [], []
-    for cls, folder in enumerate(class_dirs):
-        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DatasetError(f"{folder}: no images in this class folder")
-        for f in files:
-            try:
-                with Image.open(f) as im:
-                    im.load()
-                    images.append(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0)
-            except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-                raise DatasetError(f"{f}: not a readable image ({exc})") from exc
-            labels.append(cls)
-    sizes = {im.shape for im in images}
-    if len(sizes) > 1:
-        # Different sizes: bring them all to the most common one.
-        target = max(sizes, key=lambda s: sum(im.shape == s for im in images))
-        images = [im if im.shape == target else
-                  np.asarray(Image.fromarray((im * 255).astype(np.uint8)).resize(target[1::-1]),
-                             dtype=np.float32) / 255.0 for im in images]
-    return np.stack(images), np.array(labels, np.int64), [d.name for d in class_dirs]

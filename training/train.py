@@ -51,6 +51,9 @@ def say(message: str) -> None:
 
 def train(opts: TrainOptions) -> Manifest:
     """Trains, quantizes, evaluates and writes the artefact; returns its manifest."""
+    import importlib.util
+    if importlib.util.find_spec("tensorflow") is None:  # said before anything is loaded or written
+        raise TrainingError("unseen train needs TensorFlow, which is not installed: pip install 'unseen[train]'")
     from training.augment import learning_rate, parse_augment, training_batches
     recipe = opts.recipe()
     augment = parse_augment(recipe.augment)

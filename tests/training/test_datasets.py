@@ -154,3 +154,36 @@ def test_missing_fashion_mnist_says_in_one_line_how_to_install(tmp_path):
     with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist") as info:
         load_dataset("fashion-mnist", data_dir=tmp_path)
     assert "\n" not in str(info.value) and str(tmp_path) in str(info.value)
+
+
+def test_nan_values_are_refused_with_their_count(tmp_path):
+    x = np.random.default_rng(0).random((40, 8, 8)).astype(np.float32)
+    x[3, 2, 2] = np.nan
+    x[7, 0, 0] = np.inf
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(40) % 2)
+    with pytest.raises(DatasetError, match="2 pixel values are NaN or infinite"):
+        load_dataset(str(tmp_path / "d.npz"))
+
+
+def test_a_one_class_dataset_is_refused(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.zeros((30, 8, 8), np.float32), y=np.zeros(30, np.int64))
+    with pytest.raises(DatasetError, match="only one class"):
+        load_dataset(str(tmp_path / "d.npz"))
+
+
+def test_a_five_image_dataset_is_too_small_to_train_validate_and_test(tmp_path):
+    _image_folder(tmp_path, per_class=2)
+    (tmp_path / "dogs" / "1.png").unlink()
+    with pytest.raises(DatasetError, match="fewer than 5 images"):
+        load_dataset(str(tmp_path))
+
+
+def test_train_without_tensorflow_says_which_extra_to_install(tmp_path):
+    import importlib.util
+    from click.testing import CliRunner
+    from unseen.cli import main
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed here (the device environment runs this test)")
+    result = CliRunner().invoke(main, ["train", "--dataset", "/no/such/data", "-o", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "pip install 'unseen[train]'" in result.output
+    assert result.output.strip().count("\n") == 0 and not (tmp_path / "m").exists()
