@@ -12,7 +12,7 @@ from edge_service.backends import Backend, select_backend
 from edge_service.errors import EdgeError
 from edge_service.manifest import ModelArtefact, load_artefact
 from edge_service.preprocess import Preprocessor
-from edge_service.results import FrameResult, FullResolution
+from edge_service.results import FULL_RESOLUTION, FrameResult, FullResolution
 from edge_service.sources import Frame
 from edge_service.stats import dequantize, layer_stats, top_k
 
@@ -145,7 +145,7 @@ class FrameAnalyzer:
             return None
         runner, scale, zero_point, names = self.fullres
         layers = runner(frame.image)
-        stats["conversion_full_resolution"] = layer_stats(layers, scale, zero_point,
+        stats[FULL_RESOLUTION] = layer_stats(layers, scale, zero_point,
                                                           per_channel=self.settings.channel_stats)
         return FullResolution(layers, scale, zero_point, names or [str(k) for k in range(layers.shape[-1])])
 

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+FULL_RESOLUTION = "conversion_full_resolution"  # the name its statistics and pictures go by
+
+
 @dataclass
 class FullResolution:
     """Seed 000's layers of the whole frame: conversion.tflite's int8 output (H, W, K) and its names."""
@@ -46,6 +49,16 @@ class FrameResult:
         if self._values is None:
             self._values = {name: dequantize(q, *self.quantization[name]) for name, q in self.outputs.items()}
         return self._values
+
+    def layer_names(self) -> list[str]:
+        """Every layer, then the full-resolution conversion layers as one (H, W, K) map when there are any."""
+        return list(self.outputs) + ([FULL_RESOLUTION] if self.fullres is not None else [])
+
+    def layer(self, name: str) -> np.ndarray:
+        """The real values of one of layer_names()."""
+        if name == FULL_RESOLUTION and self.fullres is not None:
+            return self.fullres.real()
+        return self.values[name]
 
     def to_json(self, device_id: str) -> dict:
         return {

@@ -40,12 +40,12 @@ def _shrunk(values: np.ndarray, limit: int) -> tuple[np.ndarray, int]:
 
 def job_for(result: FrameResult, keys: list[str], map_names: dict, labels: list[str]) -> dict:
     """What the worker needs for `keys` (camera, input, layer:L, focus:L:C, sheet:L1,L2|all) of one frame."""
-    last = list(result.values)[-1]
+    last = list(result.outputs)[-1]
     job = {"keys": keys, "values": {}, "steps": {}, "names": {}, "last": last, "labels": labels,
            "title": f"#{result.seq}" + (f": {result.top[0]['label']} {result.top[0]['score']:.2f}" if result.top else "")}
 
     def add(layer: str, limit: int, tag: str) -> None:
-        job["values"][tag], job["steps"][tag] = _shrunk(result.values[layer], limit)
+        job["values"][tag], job["steps"][tag] = _shrunk(result.layer(layer), limit)
         if layer in map_names:
             job["names"][layer] = map_names[layer]
     for key in keys:
@@ -60,7 +60,7 @@ def job_for(result: FrameResult, keys: list[str], map_names: dict, labels: list[
             layer = rest.rpartition(":")[0]
             add(layer, MAX_FOCUS, f"focus:{layer}")
         elif kind == "sheet":
-            for name in result.values:
+            for name in result.layer_names():
                 if rest == "all" or name in rest.split(","):
                     add(name, MAX_CELL, name)
     return job

@@ -73,7 +73,7 @@ class LiveSink(Sink, Hub):
         result = self.latest  # one read: the pipeline may replace it meanwhile
         if result is None:
             return None
-        order = list(result.values)
+        order = result.layer_names()  # the full-resolution conversion layers too
         per_layer = result.latency_ms.get("layers") or {}
         layers = {name: {k: result.layers.get(name, {}).get(k) for k in ("shape", "min", "max", "mean", "active")}
                   | ({"ms": per_layer[name]} if name in per_layer else {}) for name in order}
@@ -82,7 +82,7 @@ class LiveSink(Sink, Hub):
                    "model_sha256": result.model_sha256, "top": result.top, "layers": layers, "order": order,
                    "latency": {k: v for k, v in result.latency_ms.items() if not isinstance(v, dict)}}
         wanted = (["camera"] if view.camera else []) + ["input"] + [f"layer:{n}" for n in order if view.wants(n)]
-        if view.focus and view.focus[0] in result.values:
+        if view.focus and view.focus[0] in order:
             wanted.append(f"focus:{view.focus[0]}:{view.focus[1]}")
         return message, self._pictures(result, wanted)
 

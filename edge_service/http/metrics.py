@@ -22,7 +22,7 @@ COUNTERS = {"captured": ("unseen_frames_captured_total", "Frames read from the s
             "source_errors": ("unseen_source_errors_total", "Failures of the frame source"),
             "reconnects": ("unseen_source_reconnects_total", "Times the frame source was reopened"),
             "sink_errors": ("unseen_sink_errors_total", "Results a sink failed to take")}
-DROP_CAUSES = {"dropped": "queue_full", "inference_errors": "inference_error"}
+DROP_CAUSES = {"inference_errors": "inference_error"}  # beside the status' own dropped {cause: count}
 
 
 class FrameMetrics:
@@ -81,8 +81,9 @@ def status_families(items: Iterable[tuple[dict[str, str], dict]]) -> list[Metric
         for key, (name, doc) in COUNTERS.items():
             if key in counters:
                 add(CounterMetricFamily, name, doc, base, counters[key])
-        causes = {cause: counters.get(key, 0) for key, cause in DROP_CAUSES.items()}
-        causes.update(counters.get("dropped_by_cause") or {})
+        dropped = counters.get("dropped") or {}
+        causes = dict(dropped) if isinstance(dropped, dict) else {"queue_full": dropped}
+        causes.update({cause: counters.get(key, 0) for key, cause in DROP_CAUSES.items()})
         for cause, value in causes.items():
             add(CounterMetricFamily, "unseen_frames_dropped_total", "Frames not processed, by cause",
                 base + [cause], value, ("cause",))

@@ -13,7 +13,7 @@ from edge_service.http import HttpError
 from edge_service.http.options import http_options, parse_listen
 from edge_service.http.render import GUTTER_INDEX, layer_mosaic, percentiles, stretch
 from fleet.broker import free_port
-from tests.edge_service.live_helpers import TOKEN, get, metrics, stop, unseen, wait_healthy
+from tests.edge_service.live_helpers import TOKEN, get, metrics, stop, unseen, wait_healthy, wait_until
 from unseen.cli import main
 
 
@@ -130,18 +130,18 @@ def test_percentiles_are_numpys():
 
 @pytest.mark.parametrize("shape", [(16, 16, 8), (8, 8, 64), (4, 4, 64), (28, 28, 3), (5, 7, 1)])
 def test_the_fleet_layout_matches_what_devices_publish(shape):
-    from edge_service.gallery import layer_picture
-    from edge_service.pictures import render_map
+    from edge_service.pictures import LEVELS, layer_picture, normalise
     from fleet.layout import published_layout
     values = np.random.default_rng(1).normal(size=(1, *shape)).astype(np.float32)
-    picture = np.asarray(layer_picture("layer", values))
+    picture = np.asarray(layer_picture("layer", values))  # a palette image: each pixel a colour level
     layout = published_layout(list(shape))
     zoom = layout["cell_w"] // shape[1]
     for channel in range(shape[2]):
         r, c = divmod(channel, layout["cols"])
         x, y = layout["x0"] + c * layout["step_x"], layout["y0"] + r * layout["step_y"]
         cell = picture[y:y + layout["cell_h"], x:x + layout["cell_w"]]
-        assert np.array_equal(cell, np.asarray(render_map(values[0, :, :, channel], zoom))), channel
+        levels = (normalise(values[0, :, :, channel]) * (LEVELS - 1)).round().astype(np.uint8)
+        assert np.array_equal(cell, levels.repeat(zoom, axis=0).repeat(zoom, axis=1)), channel
 
 
 def test_healthz_is_503_until_the_model_runs_and_metrics_follow_prometheus_names():
@@ -151,6 +151,9 @@ def test_healthz_is_503_until_the_model_runs_and_metrics_follow_prometheus_names
     base = f"http://127.0.0.1:{port}/"
     try:
         wait_healthy(base, process)
+        # healthy once the loop runs; the latency histogram has samples from the first result on
+        wait_until(lambda: "unseen_inference_seconds_bucket" in {n for n, _ in metrics(base, None)}, 30,
+                   what="the first result's latency")
         names = {name for name, _ in metrics(base, None)}
         for name in ("unseen_frames_captured_total", "unseen_frames_processed_total", "unseen_frames_dropped_total",
                      "unseen_bad_frames_total", "unseen_inference_seconds_bucket", "unseen_model_info", "unseen_fps"):
@@ -168,7 +171,8 @@ def test_the_drawing_worker_draws_what_a_thread_draws_and_a_dead_one_is_replaced
     values = {"conversion": rng.normal(size=(16, 16, 3)).astype(np.float32),
               "predictions": rng.random(10).astype(np.float32)}
     result = FrameResult(1, 0.0, "test", "numpy", [{"label": "7", "index": 7, "score": 0.9}], {}, {},
-                         (rng.random((20, 30, 3)) * 255).astype(np.uint8), np.zeros((16, 16), np.uint8), values)
+                         (rng.random((20, 30, 3)) * 255).astype(np.uint8), np.zeros((16, 16), np.uint8), values,
+                         dict.fromkeys(values, (0.0, 0)))  # float layers: scale 0, their values as they are
     keys = ["camera", "input", "layer:conversion", "layer:predictions", "focus:conversion:2", "focus:predictions:7",
             "sheet:all"]
     job = job_for(result, keys, {"conversion": ["a", "b", "c"]}, [str(i) for i in range(10)])

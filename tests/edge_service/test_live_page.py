@@ -11,7 +11,9 @@ from tests.edge_service.live_helpers import (TOKEN, click_channel, get, get_json
                                              needs_browser, picture, screenshot, settled, start_browser, stop, stop_browser,
                                              text_of, unseen, wait_healthy, wait_until)
 
-LAYERS = ["conversion", "conv1", "pool1", "conv2", "pool2", "flatten", "dense1", "predictions"]
+# The model's layers, then its conversion layers at the frame's own resolution.
+LAYERS = ["conversion", "conv1", "pool1", "conv2", "pool2", "flatten", "dense1", "predictions",
+          "conversion_full_resolution"]
 pytestmark = needs_browser
 
 
@@ -64,7 +66,7 @@ def test_the_page_shows_every_layer_and_they_change_from_frame_to_frame(page, tm
     counters = text_of(page, "counters")
     assert "processed" in counters and "dropped" in counters
     caption = page.find_element("css selector", "figure[data-layer=conv1] figcaption").text
-    assert "conv1 [16×16×64]" in caption and " ms" in caption  # per-layer time from the numpy backend
+    assert "conv1 [26×26×64]" in caption and " ms" in caption  # per-layer time from the numpy backend
     latency = text_of(page, "latency")
     assert "inference" in latency and "total" in latency
     screenshot(page, tmp_path, "live-page.png")
@@ -89,7 +91,7 @@ def test_a_channel_click_opens_the_large_view_with_its_value_scale(page):
     wait_until(lambda: page.find_element("id", "zoom").is_displayed(), what="the large view")
     wait_until(lambda: picture(page, "#zoom-image"), what="the channel's picture")
     assert text_of(page, "zoom-title").startswith("conv1, channel 5")
-    assert page.execute_script("return document.getElementById('zoom-image').naturalWidth") == 16
+    assert page.execute_script("return document.getElementById('zoom-image').naturalWidth") == 26
     lo, hi = float(text_of(page, "scale-lo")), float(text_of(page, "scale-hi"))
     assert lo <= hi
     assert "percentile" in text_of(page, "zoom-info") and "min" in text_of(page, "zoom-info")
@@ -167,7 +169,7 @@ def test_metrics_parse_and_agree_with_the_status(device):
     assert samples[("unseen_frames_processed_total", ())] == counters["processed"] > 0
     assert samples[("unseen_frames_captured_total", ())] == counters["captured"]
     assert samples[("unseen_bad_frames_total", ())] == counters["bad_frames"]
-    assert samples[("unseen_frames_dropped_total", (("cause", "queue_full"),))] == counters["dropped"]
+    assert samples[("unseen_frames_dropped_total", (("cause", "queue_full"),))] == counters["dropped"]["queue_full"]
     assert samples[("unseen_inference_seconds_count", (("backend", "numpy"),))] == counters["processed"]
     assert samples[("unseen_inference_seconds_bucket", (("backend", "numpy"), ("le", "+Inf")))] == counters["processed"]
     assert samples[("unseen_layer_seconds_count", (("layer", "conv1"),))] == counters["processed"]

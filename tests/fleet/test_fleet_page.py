@@ -112,8 +112,8 @@ def test_a_channel_click_opens_the_large_view(fleet, browser):
     wait_until(lambda: browser.find_element("id", "zoom").is_displayed(), what="the large view")
     wait_until(lambda: picture(browser, "#zoom-image"), what="the channel's picture")
     assert text_of(browser, "zoom-title").startswith("conv1, channel 3")
-    # the device draws 16x16 maps six times larger; the page crops the one channel out of that grid
-    assert browser.execute_script("return document.getElementById('zoom-image').naturalWidth") == 96
+    # the device draws 26x26 maps three times larger; the page crops the one channel out of that grid
+    assert browser.execute_script("return document.getElementById('zoom-image').naturalWidth") == 78
     assert "min" in text_of(browser, "zoom-info") and "percentile" in text_of(browser, "zoom-info")
     float(text_of(browser, "scale-lo")), float(text_of(browser, "scale-hi"))
     browser.find_element("id", "zoom-close").click()

@@ -52,6 +52,8 @@ function onPicture(buffer) {
   if (header.key === "camera") paint($("camera"), blob, (w, h) => Math.min(240, 180 * w / h));
   else if (header.key === "input") paint($("input"), blob, () => 128);
   else if (header.key.startsWith("layer:")) {
+    // A picture drawn before the viewer changed the layers may still arrive: it must not come back.
+    if (state.layers !== "all" && !state.layers.includes(header.layer)) return;
     const figure = layerFigure(header.layer);
     figure.layout = header.layout;
     paint(figure.canvas, blob, () => (header.layout && header.layout.kind === "vector" ? 130 : 260));
