@@ -70,6 +70,7 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float, nats_bina
         folder = Path(os.environ.get("UNSEEN_BENCH_KEEP") or tmp)  # keep logs and outboxes to look into
         folder.mkdir(parents=True, exist_ok=True)
         pg = cluster = broker = None
+        spawned: list[subprocess.Popen] = []
         broker_cpu_spent = 0.0
         if kind == "postgresql":
             from fleet.local_postgres import LocalPostgres
@@ -96,6 +97,7 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float, nats_bina
                 ready = "subscribed on"
             collectors = [Watched([sys.executable, "-m", "unseen.cli", "collect", "--db", db, *source,
                                    "--client-id", f"collector-{i}", "--log-level", "info"]) for i in (1, 2)]
+            spawned += [c.process for c in collectors]
             for c in collectors:
                 c.wait_line(ready)
             broker_pids = lambda: ([n.process.pid for n in cluster.nodes if n.process] if cluster
@@ -108,6 +110,7 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float, nats_bina
                                       "--out", str(folder / f"made-{k}.jsonl"), "--log-level", "info"],
                                      stdout=subprocess.DEVNULL, stderr=open(folder / f"devices-{k}.log", "w"),
                                      env=ENV) for k in range(DEVICE_PROCESSES)]
+            spawned += sims
             started = time.time()
             if cluster:
                 time.sleep(seconds / 2)
@@ -138,6 +141,10 @@ def run_scenario(kind: str, devices: int, rate: float, seconds: float, nats_bina
             row["left in outboxes"] = left_in_outboxes(folder / "outboxes")
             return row
         finally:
+            for process in spawned:  # after a failure, nothing is left running
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(timeout=30)
             if cluster:
                 cluster.stop()
             if broker:

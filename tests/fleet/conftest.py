@@ -7,6 +7,14 @@ import uuid
 import pytest
 
 from fleet.local_postgres import find_bindir
+from tests.fleet.helpers import end_leftovers
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    """A failing test must not leave devices or collectors running."""
+    yield
+    end_leftovers()
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,26 @@ import time
 from pathlib import Path
 
 
+RUNNING: list[subprocess.Popen] = []  # every process a test started; the fixture ends the ones left
+
+
+def end_leftovers() -> None:
+    while RUNNING:
+        process = RUNNING.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
 def serve(port: int, folder: Path, device: str, *args: str) -> subprocess.Popen:
     """A device publishing to 127.0.0.1:port; every result it makes is also in <folder>/<device>.jsonl."""
     cmd = [sys.executable, "-m", "unseen.cli", "serve", "--device-id", device, "--mqtt-host", "127.0.0.1",
            "--mqtt-port", str(port), "--outbox-dir", str(folder / f"outbox-{device}"), "--backend", "litert",
            "--no-channel-stats", "--jsonl", str(folder / f"{device}.jsonl"), "--mqtt-backoff-max", "1",
            "--log-level", "warning", *args]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    RUNNING.append(process)
+    return process
 
 
 class Collector:
@@ -28,6 +41,7 @@ class Collector:
     def __init__(self, db: str, *args: str) -> None:
         cmd = [sys.executable, "-m", "unseen.cli", "collect", "--db", db, "--log-level", "info", *args]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        RUNNING.append(self.process)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from fleet.nats_cluster import TESTED, find_binary, server_version
-from tests.fleet.helpers import Collector, finish, recorded_ids, report, serve, stored_ids, wait_for
+from tests.fleet.helpers import RUNNING, Collector, finish, recorded_ids, report, serve, stored_ids, wait_for
 
 try:
     find_binary()
@@ -103,6 +103,7 @@ def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path
                               "--rate", "10", "--seconds", "25", "--folder", str(tmp_path / "sim"),
                               "--out", str(tmp_path / "sim.jsonl")], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+    RUNNING.append(fleet)
     assert wait_for(lambda: len(stored_ids(db)) > 300, 90)
     cluster.kill(victim)
     time.sleep(5.0)
