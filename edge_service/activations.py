@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from edge_service.errors import EdgeError
 from edge_service.manifest import ModelArtefact, read_checked
 from edge_service.numpy_interpreter import NumpyInterpreter
-from edge_service.pictures import layer_with_colour_bar
+from edge_service.unit_pictures import layer_with_colour_bar
 from edge_service.preprocess import Preprocessor
 
 SPATIAL_KINDS = ("Conv2D", "MaxPooling2D", "DepthwiseConv2D", "AveragePooling2D")

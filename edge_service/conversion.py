@@ -107,16 +107,21 @@ class ConversionMatrix:
             raise ConversionError(f"malformed conversion matrix: {exc}") from exc
 
     def save(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(self.to_json(), indent=1))
 
     @classmethod
     def load(cls, path: Path) -> "ConversionMatrix":
+        """A matrix saved by `convert fit` (.json), or a user's .csv (its layout read from its width)."""
+        if Path(path).suffix.lower() == ".csv":
+            return csv_with_inferred_layout(Path(path))
         try:
-            data = json.loads(Path(path).read_text())
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConversionError(f"cannot read {path}: {exc.strerror}") from exc
-        except json.JSONDecodeError as exc:
-            raise ConversionError(f"{path} is not JSON: {exc}") from exc
+            raise ConversionError(f"cannot read {path}: {exc.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConversionError(f"{path} is not a conversion matrix (.json from `unseen convert fit`, "
+                                  f"or a .csv): {exc}") from None
         return cls.from_json(data)
 
 
@@ -156,10 +161,10 @@ def fixed_matrix(method: str, channels: int, patch: int | None = None) -> Conver
 def matrix_from_csv(path: Path, channels: int, patch: int) -> ConversionMatrix:
     """A user's matrix: one row per layer, k*k*C numbers each (an optional last row 'mean,...')."""
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             rows = [r for r in csv.reader(fh) if r and not r[0].startswith("#")]
-    except OSError as exc:
-        raise ConversionError(f"cannot read {path}: {exc.strerror}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConversionError(f"cannot read {path} as CSV: {getattr(exc, 'strerror', None) or exc}") from None
     mean = np.zeros(patch * patch * channels)
     if rows and rows[-1][0].strip().lower() == "mean":
         mean = _floats(rows.pop()[1:], path)
@@ -170,6 +175,23 @@ def matrix_from_csv(path: Path, channels: int, patch: int) -> ConversionMatrix:
         raise ConversionError(f"{path}: rows have different lengths {sorted(widths)}")
     matrix = np.array([_floats(r, path) for r in rows])
     return ConversionMatrix("csv", patch, channels, matrix, mean, params={"source": str(path)})
+
+
+def csv_with_inferred_layout(path: Path) -> ConversionMatrix:
+    """A CSV row of k*k*C numbers: RGB when that fits an odd k, else grey."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            first = next((r for r in csv.reader(fh) if r and not r[0].startswith("#")), None)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConversionError(f"cannot read {path} as CSV: {getattr(exc, 'strerror', None) or exc}") from None
+    if first is None:
+        raise ConversionError(f"{path} has no matrix rows")
+    width = len(first)
+    for channels in (3, 1):
+        patch = round((width / channels) ** 0.5)
+        if width % channels == 0 and patch * patch * channels == width and patch % 2 == 1:
+            return matrix_from_csv(path, channels, patch)
+    raise ConversionError(f"{path}: rows of {width} numbers are not k*k*C for an odd k and C of 1 or 3")
 
 
 def _floats(cells: list[str], path: Path) -> np.ndarray:

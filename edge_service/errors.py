@@ -1,6 +1,8 @@
-"""The edge service's exception family."""
+"""The edge service's exception family, and the root every package's family derives from."""
 
-from unseen.errors import UnseenError
+
+class UnseenError(Exception):
+    """A problem the user can fix: bad input, a missing file, a wrong option (the CLI: exit 2)."""
 
 
 class EdgeError(UnseenError):
@@ -17,6 +19,10 @@ class FrameError(EdgeError):
 
 class ConversionError(EdgeError):
     """A conversion matrix that is malformed or does not fit the image."""
+
+
+class BundleError(EdgeError):
+    """A bundle that is malformed, tampered with, unsigned or unsafe; nothing was installed."""
 
 
 class DatasetError(EdgeError):

@@ -10,25 +10,22 @@ import numpy as np
 from PIL import Image
 
 from edge_service.errors import EdgeError
-from edge_service.pictures import feature_grid, vector_chart
+from edge_service.frame_pictures import draw, picture_names
+from edge_service.pictures import html_page
 from edge_service.results import FrameResult
 from edge_service.sinks import Sink
 
-STYLE = """body{background:#181818;color:#ddd;font:14px sans-serif;margin:1em}
-section{border-top:1px solid #444;padding:.6em 0}h2{font-size:16px;margin:.2em 0}
-.row{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}figure{margin:0}
-figcaption{font-size:12px;color:#aaa}img{image-rendering:pixelated;max-width:760px}
-.top{font-size:15px;color:#fd5}table{font-size:12px;border-collapse:collapse}td{padding:0 .6em 0 0}"""
-
-
-def layer_picture(name: str, values: np.ndarray, labels: list[str] | None = None) -> Image.Image:
-    """A feature-map grid for a spatial layer (maps named by `labels` if given), a bar chart for a vector."""
-    if values.ndim >= 3:
-        maps = values.reshape(values.shape[-3:])
-        names = labels if labels and len(labels) == maps.shape[-1] else None
-        return feature_grid(maps, names, title=f"{name} {list(values.shape)}")
-    flat = values.ravel()
-    return vector_chart(flat, labels if labels and len(labels) == len(flat) else None, f"{name} ({len(flat)})")
+def status_line(status: dict) -> str:
+    """Model, backend, and the counters the status carries (a live run also has fps)."""
+    parts = [f"model {status.get('model')} on {status.get('backend')}"]
+    if "fps" in status:
+        parts.append(f"{status['fps']} fps")
+    for key, value in status.get("counters", {}).items():
+        if isinstance(value, dict):
+            parts += [f"{key} {k.replace('_', ' ')} {v}" for k, v in value.items()]
+        elif key not in ("fps", "last_error"):
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return "; ".join(parts)
 
 
 class GallerySink(Sink):
@@ -56,12 +53,11 @@ class GallerySink(Sink):
         model_input = Image.fromarray(result.model_input)
         zoom = max(1, 128 // max(model_input.size))
         model_input.resize((model_input.width * zoom, model_input.height * zoom), Image.NEAREST).save(folder / "input.png")
-        last = list(result.values)[-1]
+        last = list(result.outputs)[-1]
         pictures = []
-        for i, (name, values) in enumerate(result.values.items()):
-            file = f"{i:02d}_{name}.png"
-            names = self.labels if name == last else self.map_names.get(name)
-            layer_picture(name, values, names).save(folder / file)
+        for i, name in enumerate(picture_names(result)):
+            file = f"{i:02d}_{name.replace('/', '_')}.png"
+            draw(result, name, self.labels if name == last else self.map_names.get(name)).save(folder / file)
             pictures.append((name, file))
         self.entries.append({"seq": result.seq, "folder": folder.name, "source": result.source,
                              "top": result.top, "latency": result.latency_ms, "backend": result.backend,
@@ -76,13 +72,9 @@ class GallerySink(Sink):
         self.last_status = status
 
     def write_index(self) -> Path:
-        parts = [f"<!doctype html><meta charset=utf-8><title>{html.escape(self.title)}</title>",
-                 f"<style>{STYLE}</style><h1>{html.escape(self.title)}</h1>"]
+        parts = []
         if self.last_status:
-            s = self.last_status
-            counters = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.get("counters", {}).items() if k != "fps")
-            parts.append(f"<p>model {html.escape(str(s.get('model')))} on {html.escape(str(s.get('backend')))}, "
-                         f"{s.get('fps', 0)} fps; {html.escape(counters)}</p>")
+            parts.append(f"<p>{html.escape(status_line(self.last_status))}</p>")
         for e in reversed(self.entries):
             top = ", ".join(f"{html.escape(t['label'])} {t['score']:.2f}" for t in e["top"])
             timing = " ".join(f"{k} {v} ms" for k, v in e["latency"].items() if not isinstance(v, dict))
@@ -98,7 +90,7 @@ class GallerySink(Sink):
                 f"<figure><img src='{base}/frame.png' style='max-width:200px'><figcaption>camera</figcaption></figure>"
                 f"<figure><img src='{base}/input.png'><figcaption>model input</figcaption></figure>{figures}</div></section>")
         index = self.folder / "index.html"
-        index.write_text("\n".join(parts), encoding="utf-8")
+        index.write_text(html_page(self.title, "\n".join(parts)), encoding="utf-8")
         return index
 
     def close(self) -> None:

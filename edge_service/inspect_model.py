@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_service.errors import ModelError
-from edge_service.manifest import (MANIFEST_FILE, ModelArtefact, default_model_dir, load_artefact,
+from edge_service.manifest import (MANIFEST_FILE, MODEL_FILE, ModelArtefact, default_model_dir, load_artefact,
                                    resolve_model_path)
+from edge_service.numpy_support import bytes_refusal
 from edge_service.tflite_graph import Graph, Operator, read_graph
 
 
@@ -44,14 +45,28 @@ def load_graph(model: Path | None) -> LoadedModel:
     folder = path if path.is_dir() else path.parent
     if (folder / MANIFEST_FILE).exists():
         artefact = load_artefact(path)
-        return LoadedModel(read_graph(artefact.model_bytes), artefact.model_bytes, artefact, artefact.model_path)
+        return LoadedModel(_read(artefact.model_bytes), artefact.model_bytes, artefact, artefact.model_path)
     if path.is_dir():
-        raise ModelError(f"{path}: no {MANIFEST_FILE} and no model file")
+        if (path / MODEL_FILE).exists():  # a bare model: read it, it simply has no manifest
+            path = path / MODEL_FILE
+        else:
+            raise ModelError(f"{path}: no {MODEL_FILE} in this folder")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
-    return LoadedModel(read_graph(data), data, None, path)
+    return LoadedModel(_read(data), data, None, path)
+
+
+def _read(data: bytes) -> Graph:
+    """The graph; a model of several subgraphs or with variables gets the line that names the op."""
+    try:
+        return read_graph(data)
+    except ModelError:
+        refusal = bytes_refusal(data)
+        if refusal:
+            raise ModelError(refusal) from None
+        raise
 
 
 def describe(model: Path | None) -> str:
@@ -61,7 +76,13 @@ def describe(model: Path | None) -> str:
     if artefact is not None:
         m = artefact.manifest
         t = m.training
-        lines.append(f"name {m.name}, sha256 {m.model_sha256[:16]}..., labels {', '.join(m.labels)}")
+        shown = ", ".join(m.labels[:12]) + (f", ... ({len(m.labels)} labels)" if len(m.labels) > 12 else "")
+        lines.append(f"name {m.name}, sha256 {m.model_sha256[:16]}..., labels {shown}")
+        if m.exposed:
+            e = m.exposed
+            lines.append(f"exposed from {e.get('source')} (sha256 {str(e.get('source_sha256'))[:16]}...), original "
+                         f"outputs {', '.join(e.get('outputs', []))}; numpy: {e.get('numpy')}; "
+                         f"litert: {e.get('litert')}")
         if "int8_accuracy" in t:
             lines.append(f"accuracy: float {t['float_accuracy']:.2%}, int8 {t['int8_accuracy']:.2%} "
                          f"on {t.get('test_images', '?')} test images of {t.get('dataset', '?')}")

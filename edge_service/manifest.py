@@ -38,6 +38,8 @@ class Manifest:
     model_sha256: str
     conversion: dict | None = None
     training: dict = field(default_factory=dict)
+    # Set by `unseen expose` for a model made elsewhere: its source, its own outputs, what runs it.
+    exposed: dict | None = None
     conversion_model: dict | None = None  # conversion.tflite: file, sha256, tile, halo, quantization
     float_model: dict | None = None       # model_float.tflite (every layer, float32): file, sha256
     schema: str = SCHEMA
@@ -56,7 +58,7 @@ class Manifest:
             return cls(layers=layers, conversion=data.get("conversion"),
                        conversion_model=data.get("conversion_model"), float_model=data.get("float_model"),
                        training=data.get("training") or {}, model_file=data.get("model_file", MODEL_FILE),
-                       **fields)
+                       exposed=data.get("exposed"), **fields)
         except (KeyError, TypeError) as exc:
             raise ModelError(f"{where}: malformed manifest ({exc})") from exc
 
@@ -70,6 +72,14 @@ class Manifest:
         if not self.conversion or not self.layers:
             return {}
         return {self.layers[0].name: list(self.conversion.get("layer_names") or [])}
+
+    @property
+    def prediction(self) -> str:
+        """The layer whose values are the model's answer (top-k reads it): an exposed model's first
+        original output, else the last layer."""
+        if self.exposed and self.exposed.get("outputs"):
+            return self.exposed["outputs"][0]
+        return self.layers[-1].name
 
     def layer(self, name: str) -> LayerInfo:
         for layer in self.layers:

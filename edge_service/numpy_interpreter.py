@@ -8,14 +8,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from edge_service.errors import FrameError, ModelError
-from edge_service.kernels import KERNELS, supported_ops
+from edge_service.kernels import KERNELS
 from edge_service.kernels.registry import MAX_WORKSPACE_BYTES, MODES
+from edge_service.numpy_support import bytes_refusal, numpy_refusal
 from edge_service.tflite_graph import Graph, read_graph
 
 
 @dataclass
 class RunResult:
-    """Every tensor an op wrote, in execution order, and each op's time in seconds."""
+    """Every tensor an op wrote, in execution order, and each op's time in seconds.
+
+    An op with several outputs (SPLIT, UNPACK) shares its time equally among them.
+    """
 
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     by_index: dict[int, np.ndarray] = field(default_factory=dict)
@@ -31,22 +35,28 @@ class NumpyInterpreter:
         if mode not in MODES:
             raise ModelError(f"unknown arithmetic mode {mode!r}; choose from {', '.join(MODES)}")
         self.mode = mode
+        refusal = None if isinstance(model, Graph) else bytes_refusal(model)
+        if refusal:
+            raise ModelError(refusal)
         self.graph = model if isinstance(model, Graph) else read_graph(model)
         if input_size is not None:
             self.graph = at_input_size(self.graph, *input_size)
-        missing = sorted({op.op for op in self.graph.operators} - set(KERNELS))
-        if missing:
-            raise ModelError(f"the numpy kernels do not support {', '.join(missing)} "
-                             f"(supported: {', '.join(supported_ops())})")
+        refusal = numpy_refusal(self.graph)
+        if refusal:
+            raise ModelError(refusal)
         if len(self.graph.inputs) != 1:
             raise ModelError(f"the model has {len(self.graph.inputs)} inputs; one is supported")
+        if not self.graph.outputs:
+            raise ModelError("the model has no outputs")
         activations = sum(t.nbytes for t in self.graph.tensors if t.data is None)
         if activations > MAX_WORKSPACE_BYTES:
             raise ModelError(f"the model's tensors would take {activations >> 20} MiB; refusing")
         self.kernels = [KERNELS[op.op](op, self.graph, mode) for op in self.graph.operators]
         for kernel in self.kernels:
-            if len(kernel.op.outputs) != 1:
-                raise ModelError(f"operator {kernel.op.index} ({kernel.op.op}) must have one output")
+            expected = kernel.output_count
+            if (len(kernel.op.outputs) != expected) if expected else not kernel.op.outputs:
+                raise ModelError(f"operator {kernel.op.index} ({kernel.op.op}) must have "
+                                 f"{expected or 'at least one'} output(s), has {len(kernel.op.outputs)}")
         self.input = self.graph.tensors[self.graph.inputs[0]]
         self.names = _unique_names(self.graph)
 
@@ -65,16 +75,22 @@ class NumpyInterpreter:
             start = time.perf_counter()
             out = kernel.run(*args)
             elapsed = time.perf_counter() - start
-            index = op.outputs[0]
-            values[index] = out
-            if intermediate:
-                result.tensors[self.names[index]] = out
-                result.by_index[index] = out
-                result.op_seconds[self.names[index]] = elapsed
+            written = (out,) if kernel.output_count == 1 else tuple(out)
+            for index, value in zip(op.outputs, written):
+                values[index] = value
+                if intermediate:
+                    result.tensors[self.names[index]] = value
+                    result.by_index[index] = value
+                    result.op_seconds[self.names[index]] = elapsed / len(written)
         if intermediate:
             return result
         return {self.names[i]: values[i] if i in values else self.graph.tensors[i].data
                 for i in self.graph.outputs}
+
+
+def written_tensors(graph: Graph) -> list[int]:
+    """The index of every tensor an op writes, in execution order (all outputs of each op)."""
+    return [index for op in graph.operators for index in op.outputs]
 
 
 # The ops whose output keeps the input's height and width when stride 1 and SAME padded.

@@ -1,44 +1,76 @@
-"""`unseen layers` and `unseen filters`: pictures of one image's layers, and of the weights."""
+"""`unseen layers` and `unseen filters`: pictures of some images' layers, and of the weights."""
 
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 
 import numpy as np
 
-from edge_service.backends import select_backend
-from edge_service.gallery import STYLE, GallerySink
-from edge_service.images import read_image
+from edge_service.analyzer import BackendChoice, FrameAnalyzer
+from edge_service.errors import FrameError
+from edge_service.gallery import GallerySink
 from edge_service.inspect_model import load_graph
-from edge_service.manifest import default_model_dir, load_artefact
-from edge_service.pictures import feature_grid, filter_grid
-from edge_service.pipeline import Pipeline
+from edge_service.manifest import default_model_dir
+from edge_service.pictures import feature_grid, filter_grid, html_page
 from edge_service.results import FrameResult
 from edge_service.sources import Frame
-from edge_service.sources.base import FrameSource
+from edge_service.sources.base import SourceError
+from edge_service.sources.files import ImageFilesSource
 
 
-def render_layers(images: list[Path], model: Path | None, backend: str,
-                  output: Path) -> tuple[Path, list[FrameResult]]:
-    artefact = load_artefact(model or default_model_dir())
-    chosen, notes = select_backend(artefact, backend)
+def image_files(specs: list[str]) -> list[Path]:
+    """Every image named by `specs` (files, folders, globs), in order; an error names a spec with none."""
+    files: list[Path] = []
+    for spec in specs:
+        source = ImageFilesSource(str(spec))
+        try:
+            source.open()
+        except SourceError as exc:
+            raise FrameError(str(exc)) from None
+        files += source.files
+    return files
+
+
+def render_layers(images: list[str], model: Path | None, backend: str,
+                  output: Path) -> tuple[Path, list[tuple[Path, FrameResult]]]:
+    """Every layer of each image into an HTML gallery; a bad image is skipped and reported."""
+    from edge_service.images import read_image
+    files = image_files(images)
+    analyzer = FrameAnalyzer.open(model or default_model_dir(), BackendChoice(backend))
+    artefact = analyzer.artefact
     gallery = GallerySink(output, artefact.manifest.labels, title=f"layers of {artefact.manifest.name}",
                           map_names=artefact.manifest.map_names())
-    pipeline = Pipeline(artefact, FrameSource(), chosen, [gallery], backend_notes=notes)
-    results = []
-    for seq, path in enumerate(images, 1):
-        result = pipeline.process(Frame(seq, path.stat().st_mtime, read_image(path, "RGB"), path.name))
+    results, bad = [], []
+    for path in files:
+        try:
+            image = read_image(path, "RGB")
+        except FrameError as exc:
+            bad.append(str(exc))
+            continue
+        result = analyzer.analyze(Frame(len(results) + 1, time.time(), image, path.name), len(results) + 1)
         gallery.publish(result)
-        results.append(result)
-    gallery.status(pipeline.status())
+        results.append((path, result))
+    if not results:
+        raise FrameError("no image could be read: " + "; ".join(bad))
+    gallery.status({**analyzer.describe(), "counters": {"processed": len(results), "bad_frames": len(bad)}})
+    analyzer.close()
     return gallery.write_index(), results
+
+
+def _display_names(loaded) -> dict[int, str]:
+    """Tensor index -> the manifest's layer name, so pictures never show TensorFlow's internal names."""
+    if loaded.artefact is None:
+        return {}
+    return {layer.tensor_index: layer.name for layer in loaded.artefact.manifest.layers}
 
 
 def render_filters(model: Path | None, output: Path) -> Path:
     """One PNG per weighted op (dequantized weights), and an index.html."""
     loaded = load_graph(model)
     graph, path = loaded.graph, loaded.path
+    names = _display_names(loaded)
     output.mkdir(parents=True, exist_ok=True)
     figures = []
     for op in graph.operators:
@@ -50,7 +82,7 @@ def render_filters(model: Path | None, output: Path) -> Path:
         scales = weights.scales.reshape([-1] + [1] * (weights.data.ndim - 1)) if len(weights.scales) > 1 \
             else weights.scales[:1]
         real = weights.data.astype(np.float32) * scales if weights.quantized else weights.data
-        name = graph.tensors[op.outputs[0]].name
+        name = names.get(op.outputs[0], graph.tensors[op.outputs[0]].name.split(";")[0])
         if op.op == "CONV_2D":
             picture = filter_grid(real, f"{name}: {real.shape[0]} filters of {real.shape[1]}x{real.shape[2]}"
                                         f"x{real.shape[3]}")
@@ -64,7 +96,8 @@ def render_filters(model: Path | None, output: Path) -> Path:
     body = "".join(f"<figure><img src='{html.escape(f)}'><figcaption>{html.escape(n)} ({o})</figcaption></figure>"
                    for n, o, f in figures)
     index = output / "index.html"
-    index.write_text(f"<!doctype html><meta charset=utf-8><title>filters</title><style>{STYLE}</style>"
-                     f"<h1>filters of {html.escape(str(path))}</h1><p>Grey is zero, white positive, black "
-                     f"negative; each filter scaled on its own.</p><div class=row>{body}</div>")
+    index.write_text(html_page(f"filters of {path}",
+                               "<p>Convolution filters: mid-grey is zero, white positive, black negative, each filter "
+                               "scaled on its own. Dense weights: viridis, dark low, yellow high, stretched between "
+                               f"their 1st and 99th percentile.</p><div class=row>{body}</div>"), encoding="utf-8")
     return index

@@ -1,6 +1,6 @@
 """The reference runtimes the numpy kernels are held to, reading every tensor.
 
-Each needs its optional package (tflite-micro, ai-edge-litert) and is imported lazily.
+Each needs its optional package (tflite-micro, ai-edge-litert or tflite-runtime) and is imported lazily.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class TflmOracle:
     def __init__(self, model: bytes) -> None:
         from tflite_micro.python.tflite_micro import runtime
         self.interpreter = runtime.Interpreter.from_bytes(
-            model, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+            model, arena_size=arena_bytes(model),
+            intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
 
     def run(self, x: np.ndarray, indices) -> dict[int, np.ndarray]:
         self.interpreter.set_input(x, 0)
@@ -42,14 +43,27 @@ class TflmOracle:
         return {i: self.interpreter.GetTensor(i, 0)["tensor_data"] for i in indices}
 
 
-class LiteRTOracle:
-    """LiteRT's interpreter: BUILTIN_REF kernels preserving every tensor, or the default XNNPACK path."""
+def arena_bytes(model: bytes) -> int:
+    """An arena that holds every tensor at once (all are preserved), with room for bookkeeping."""
+    from edge_service.tflite_graph import read_graph
+    activations = sum(t.nbytes for t in read_graph(model).tensors if t.data is None)
+    # The runtime's default (ten times the file) is too small for a model of few weights.
+    return max(10 * len(model), 2 * activations + (256 << 10))
 
-    def __init__(self, model: bytes, reference: bool = True) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-        kwargs = ({"experimental_op_resolver_type": OpResolverType.BUILTIN_REF,
+
+class LiteRTOracle:
+    """LiteRT's interpreter: BUILTIN_REF kernels preserving every tensor, or the default XNNPACK path.
+
+    `package` "tflite_runtime" runs the same on tflite-runtime (2.14 has both paths too).
+    Raises BackendUnavailable when the package is missing or cannot run under this numpy.
+    """
+
+    def __init__(self, model: bytes, reference: bool = True, package: str = "litert") -> None:
+        from edge_service.backends.litert_backend import interpreter_module
+        module = interpreter_module(package)
+        kwargs = ({"experimental_op_resolver_type": module.OpResolverType.BUILTIN_REF,
                    "experimental_preserve_all_tensors": True} if reference else {})
-        self.interpreter = Interpreter(model_content=model, **kwargs)
+        self.interpreter = module.Interpreter(model_content=model, **kwargs)
         self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
 

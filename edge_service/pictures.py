@@ -7,6 +7,7 @@ A flat map (all one value) is drawn in the colormap's lowest colour.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -24,6 +25,7 @@ LABEL_HEIGHT = 14
 COLORMAPS = ("viridis", "inferno", "gray")
 
 
+@functools.lru_cache(maxsize=4)
 def colormap_table(name: str = "viridis") -> np.ndarray:
     anchors = {"viridis": _VIRIDIS, "inferno": _INFERNO, "gray": _GRAY}[name]
     pos = np.linspace(0, 1, len(anchors))
@@ -68,31 +70,88 @@ def upscale_for(shape: tuple[int, int], target: int = 96) -> int:
     return max(1, target // max(shape))
 
 
+def normalise_channels(maps: np.ndarray) -> np.ndarray:
+    """normalise() of each channel of (H, W, C) at once: one percentile call for every map."""
+    flat = maps.reshape(-1, maps.shape[-1])
+    lo, hi = np.percentile(flat, [1, 99], axis=0)
+    flat_lo, flat_hi = flat.min(axis=0), flat.max(axis=0)
+    narrow = hi <= lo
+    lo, hi = np.where(narrow, flat_lo, lo), np.where(narrow, flat_hi, hi)
+    span = hi - lo
+    flat_map = span <= 0
+    out = np.clip((maps - lo) / np.where(flat_map, 1.0, span), 0.0, 1.0)
+    out[..., flat_map] = 0.0
+    return out
+
+
+# Grids are palette images: LEVELS colours of the map, then GREYS for the background and the text.
+# A palette PNG is a third of an RGB one and encodes about three times faster.
+LEVELS, GREYS = 240, 16
+BACKGROUND = 24
+
+
+@functools.lru_cache(maxsize=4)
+def grid_palette(cmap: str = "viridis") -> list[int]:
+    table = colormap_table(cmap)[np.linspace(0, 255, LEVELS).round().astype(int)]
+    greys = np.linspace(BACKGROUND, 255, GREYS).round().astype(np.uint8)
+    return np.concatenate([table, np.repeat(greys[:, None], 3, axis=1)]).ravel().tolist()
+
+
+def _grey_indices(picture: Image.Image) -> np.ndarray:
+    """An L-mode picture (text on the background) as palette indices of the nearest grey."""
+    grey = np.asarray(picture, np.float32)
+    return (LEVELS + np.clip((grey - BACKGROUND) / (255 - BACKGROUND) * (GREYS - 1), 0, GREYS - 1).round()
+            ).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_strip(labels: tuple[str, ...], cell_w: int, pad: int, cols: int, width: int, fill: int) -> np.ndarray:
+    """The text above each cell (or a title), drawn once per layout: a live stream redraws the same labels."""
+    rows = math.ceil(len(labels) / cols)
+    strip = Image.new("L", (width, rows * LABEL_HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default()
+    for i, label in enumerate(labels):
+        r, c = divmod(i, cols)
+        draw.text((pad + c * (cell_w + pad), r * LABEL_HEIGHT), label, fill=fill, font=font)
+    return _grey_indices(strip)
+
+
 def feature_grid(maps: np.ndarray, labels: list[str] | None = None, title: str = "",
                  cmap: str = "viridis", target: int = 96) -> Image.Image:
-    """A labelled grid of the channels of `maps` (H, W, C) or a vector (C,) drawn as bars."""
+    """A labelled grid of the channels of `maps` (H, W, C) or a vector (C,) drawn as bars.
+
+    Drawn as one array (all channels normalised, coloured and upscaled together), then one image.
+    """
     maps = np.asarray(maps, dtype=np.float64)
     if maps.ndim == 1:
         return vector_chart(maps, labels, title)
     if maps.ndim == 2:
         maps = maps[:, :, None]
     h, w, count = maps.shape
-    labels = labels or [str(i) for i in range(count)]
     zoom = upscale_for((h, w), target)
-    cell_w, cell_h = w * zoom, h * zoom + LABEL_HEIGHT
+    cell_w, map_h = w * zoom, h * zoom
+    cell_h = map_h + LABEL_HEIGHT
+    labels = tuple(label[: max(4, cell_w // 6)] for label in (labels or [str(i) for i in range(count)]))
     rows, cols = grid_shape(count)
     top = LABEL_HEIGHT + 4 if title else 0
     pad = 4
-    sheet = Image.new("RGB", (cols * (cell_w + pad) + pad, top + rows * (cell_h + pad) + pad), (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default()
-    if title:
-        draw.text((pad, 2), title, fill=(230, 230, 230), font=font)
+    width, height = cols * (cell_w + pad) + pad, top + rows * (cell_h + pad) + pad
+    levels = (normalise_channels(maps) * (LEVELS - 1)).round().astype(np.uint8)
+    levels = levels.repeat(zoom, axis=0).repeat(zoom, axis=1)
+    canvas = np.full((height, width), LEVELS, np.uint8)
+    strip = _text_strip(labels, cell_w, pad, cols, width, 200)
+    for r in range(rows):
+        y = top + pad + r * (cell_h + pad)
+        canvas[y:y + LABEL_HEIGHT] = strip[r * LABEL_HEIGHT:(r + 1) * LABEL_HEIGHT]
     for i in range(count):
         r, c = divmod(i, cols)
-        x0, y0 = pad + c * (cell_w + pad), top + pad + r * (cell_h + pad)
-        draw.text((x0, y0), labels[i][: max(4, cell_w // 6)], fill=(200, 200, 200), font=font)
-        sheet.paste(render_map(maps[:, :, i], zoom, cmap), (x0, y0 + LABEL_HEIGHT))
+        x0, y0 = pad + c * (cell_w + pad), top + pad + r * (cell_h + pad) + LABEL_HEIGHT
+        canvas[y0:y0 + map_h, x0:x0 + cell_w] = levels[:, :, i]
+    if title:
+        canvas[2:2 + LABEL_HEIGHT] = _text_strip((title,), width, pad, 1, width, 230)[:, :width]
+    sheet = Image.fromarray(canvas, "P")
+    sheet.putpalette(grid_palette(cmap))
     return sheet
 
 
@@ -166,57 +225,27 @@ def save_layer_pictures(layers: np.ndarray, names: list[str], folder: Path, titl
     return written
 
 
-def colour_bar(bounds: tuple[float, float], height: int, cmap: str = "viridis", width: int = 12) -> Image.Image:
-    """A vertical colour bar, high at the top, labelled with its real values (bottom, middle, top)."""
-    lo, hi = bounds
-    ramp = np.repeat(np.linspace(255, 0, max(height, 2)).astype(np.uint8)[:, None], width, axis=1)
-    bar = Image.fromarray(colormap_table(cmap)[ramp], "RGB")
-    sheet = Image.new("RGB", (width + 52, max(height, 2)), (24, 24, 24))
-    sheet.paste(bar, (0, 0))
-    draw = ImageDraw.Draw(sheet)
-    for frac, value in ((0.0, hi), (0.5, (lo + hi) / 2), (1.0, lo)):
-        y = min(max(0, int(frac * (height - 1)) - 5), max(0, height - 11))
-        draw.text((width + 3, y), f"{value:.3g}", fill=(220, 220, 220))
-    return sheet
+# Pictures are drawn at their final size (nearest-neighbour upscaling in feature_grid); the page
+# never shrinks them, since a shrunk grid garbles its channel numbers and titles.
+STYLE = """body{background:#181818;color:#ddd;font:14px sans-serif;margin:1em}
+section{border-top:1px solid #444;padding:.6em 0}h2{font-size:16px;margin:.2em 0}
+.row{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}figure{margin:0;max-width:100%;overflow-x:auto}
+figcaption{font-size:12px;color:#aaa}img{max-width:none}
+.top{font-size:15px;color:#fd5}table{font-size:12px;border-collapse:collapse}td{padding:0 .6em 0 0}"""
 
 
-def layer_with_colour_bar(channel: np.ndarray, title: str = "", cmap: str = "viridis", scale: int = 1,
-                          bounds: tuple[float, float] | None = None) -> Image.Image:
-    """One map in real units, stretched between its 1st and 99th percentile, with its colour bar."""
-    bounds = bounds or percentile_range(channel)
-    picture = render_map(channel, scale, cmap, bounds)
-    top = LABEL_HEIGHT + 2 if title else 0
-    bar = colour_bar(bounds, picture.height, cmap)
-    sheet = Image.new("RGB", (picture.width + 4 + bar.width, top + picture.height), (24, 24, 24))
-    if title:
-        ImageDraw.Draw(sheet).text((2, 1), title, fill=(230, 230, 230))
-    sheet.paste(picture, (0, top))
-    sheet.paste(bar, (picture.width + 4, top))
-    return sheet
+def html_page(title: str, body: str) -> str:
+    """The one page shell of every HTML file unseen writes."""
+    import html
+    return (f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{STYLE}</style>"
+            f"<h1>{html.escape(title)}</h1>{body}")
 
 
-def false_colour(layers: np.ndarray, channels: tuple[int, int, int] = (0, 1, 2)) -> Image.Image:
-    """Three layers of (H, W, K) as red, green and blue, each stretched between its 1st and 99th percentile."""
-    layers = np.asarray(layers)
-    if layers.ndim != 3 or max(channels) >= layers.shape[2] or min(channels) < 0:
-        from edge_service.errors import EdgeError
-        raise EdgeError(f"a composite needs three of the {layers.shape[-1]} layers, got {list(channels)}")
-    rgb = np.stack([normalise(layers[:, :, c].astype(np.float64)) for c in channels], axis=-1)
-    return Image.fromarray((rgb * 255).astype(np.uint8), "RGB")
-
-
-def save_conversion_pictures(layers: np.ndarray, names: list[str], folder: Path,
-                             composite: tuple[int, int, int] = (0, 1, 2)) -> list[Path]:
-    """Full-resolution conversion layers: one PNG each with its colour bar, and a false-colour composite."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i, name in enumerate(names):
-        path = folder / f"{i:02d}_{name}.png"
-        layer_with_colour_bar(layers[:, :, i], f"{name} (1st-99th percentile)").save(path)
-        written.append(path)
-    if layers.shape[2] >= 3:
-        path = folder / f"composite_{'_'.join(map(str, composite))}.png"
-        false_colour(layers, composite).save(path)
-        written.append(path)
-    return written
+def layer_picture(name: str, values: np.ndarray, labels: list[str] | None = None) -> Image.Image:
+    """A feature-map grid for a spatial layer (maps named by `labels` if given), a bar chart for a vector."""
+    if values.ndim >= 3:
+        maps = values.reshape(values.shape[-3:])
+        names = labels if labels and len(labels) == maps.shape[-1] else None
+        return feature_grid(maps, names, title=f"{name} {list(values.shape)}")
+    flat = values.ravel()
+    return vector_chart(flat, labels if labels and len(labels) == len(flat) else None, f"{name} ({len(flat)})")

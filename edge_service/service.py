@@ -1,4 +1,4 @@
-"""Builds the running service from a configuration and runs it until SIGINT / SIGTERM."""
+"""Builds the running service from a Config: source -> analyzer -> sinks, plus the control surface."""
 
 from __future__ import annotations
 
@@ -7,96 +7,115 @@ import signal
 import threading
 from pathlib import Path
 
-from edge_service.backends import select_backend
-from edge_service.manifest import default_model_dir, load_artefact
-from edge_service.pipeline import Counters, Pipeline, RunSettings
+from edge_service.analyzer import AnalysisSettings, BackendChoice, FrameAnalyzer
+from edge_service.config import Config, ConfigError
+from edge_service.control import Control
+from edge_service.counters import Counters
+from edge_service.layer_policy import LayerImagePolicy
+from edge_service.loop import LoopSettings, ServiceLoop
+from edge_service.manifest import default_model_dir
 from edge_service.sinks import JsonLinesSink, Sink, StatusFileSink
 from edge_service.sources import open_source
 
 log = logging.getLogger("unseen.service")
 
 
-def build_sinks(config: dict, artefact) -> list[Sink]:
-    sinks: list[Sink] = []
-    if config["output.jsonl"]:
-        sinks.append(JsonLinesSink(Path(config["output.jsonl"]), config["device_id"]))
-    if config["output.status_file"]:
-        sinks.append(StatusFileSink(Path(config["output.status_file"])))
-    if config["output.gallery"]:
+def build_sinks(config: Config, analyzer: FrameAnalyzer) -> list[Sink]:
+    out, sinks = config.output, []
+    if out.jsonl:
+        sinks.append(JsonLinesSink(Path(out.jsonl), config.device_id))
+    if out.status_file:
+        sinks.append(StatusFileSink(Path(out.status_file)))
+    if out.gallery:
         from edge_service.gallery import GallerySink
-        sinks.append(GallerySink(Path(config["output.gallery"]), artefact.manifest.labels,
-                                 config["output.gallery_every"], config["output.gallery_keep"],
-                                 f"unseen: {config['device_id']}", artefact.manifest.map_names()))
+        manifest = analyzer.artefact.manifest
+        sinks.append(GallerySink(Path(out.gallery), manifest.labels, out.gallery_every, out.gallery_keep,
+                                 f"unseen: {config.device_id}", manifest.map_names()))
     return sinks
 
 
-def build_pipeline(config: dict, extra_sinks: list[Sink] | None = None) -> Pipeline:
-    artefact = load_artefact(config["model.path"] or default_model_dir())
-    backend, notes = select_backend(artefact, config["model.backend"], config["model.mode"],
-                                    config["model.threads"] or None, config["model.max_failures"])
-    for note in notes:
-        log.info("backend %s", note)
-    settings = RunSettings(max_fps=config["run.max_fps"], queue=config["run.queue"], frames=config["run.frames"],
-                           top_k=config["run.top_k"], channel_stats=config["run.channel_stats"],
-                           status_every=config["run.status_every"],
-                           retry_max_seconds=config["source.retry_max_seconds"],
-                           max_retries=config["source.max_retries"])
-    source = open_source(config["source.uri"], config["source.loop"])
-    sinks = build_sinks(config, artefact) + list(extra_sinks or [])
-    return Pipeline(artefact, source, backend, sinks, settings, config["device_id"], notes)
+def build_loop(config: Config, extra_sinks: list[Sink] | None = None) -> ServiceLoop:
+    m, r, s = config.model, config.run, config.source
+    source = open_source(s.uri, s.loop)
+    if not source.live:  # a file source that cannot be read is an error at start; only live ones retry
+        source.open()
+        source.close()
+    choice = BackendChoice(m.backend, m.mode, m.threads or None, m.max_failures)
+    analyzer = FrameAnalyzer.open(Path(m.path) if m.path else default_model_dir(), choice,
+                                  AnalysisSettings(r.top_k, r.channel_stats, r.conversion_max_pixels))
+    settings = LoopSettings(max_fps=r.max_fps, queue=r.queue, frames=r.frames, status_every=r.status_every,
+                            retry_max_seconds=s.retry_max_seconds, max_retries=s.max_retries)
+    sinks = build_sinks(config, analyzer) + list(extra_sinks or [])
+    return ServiceLoop(source, analyzer, sinks, settings, config.device_id, Counters())
 
 
-def open_outbox(config: dict):
+def layer_policy(config: Config, known: list[str]) -> LayerImagePolicy:
+    names = config.mqtt.layers
+    policy = LayerImagePolicy("all" if names == "all" else [n for n in names.split(",") if n],
+                              config.mqtt.layers_every)
+    unknown = sorted(set(policy.layers) - set(known)) if policy.layers != "all" else []
+    if unknown:
+        raise ConfigError(f"mqtt.layers: unknown layers {unknown}; the model has {known}")
+    return policy
+
+
+def open_outbox(config: Config, existing: bool = False):
     from edge_service.mqtt.outbox import Outbox
-    return Outbox(Path(config["outbox.dir"]), int(config["outbox.max_mb"] * (1 << 20)),
-                  config["outbox.max_messages"])
+    o = config.outbox
+    args = (o.folder(), int(o.max_mb * (1 << 20)), o.max_messages)
+    return Outbox.existing(*args) if existing else Outbox(*args)
 
 
-def mqtt_settings(config: dict):
-    from edge_service.mqtt.publisher import MqttSettings
+def mqtt_settings(config: Config):
+    from edge_service.mqtt.link import MqttSettings
+    m = config.mqtt
     return MqttSettings(
-        host=config["mqtt.host"], port=config["mqtt.port"], protocol=config["mqtt.protocol"],
-        client_id=config["mqtt.client_id"], keepalive=config["mqtt.keepalive"], username=config["mqtt.username"],
-        password=config["mqtt.password"], tls=config["mqtt.tls"], ca_file=config["mqtt.ca_file"],
-        cert_file=config["mqtt.cert_file"], key_file=config["mqtt.key_file"], prefix=config["mqtt.prefix"],
-        backoff_max=config["mqtt.backoff_max"], discovery=config["mqtt.discovery"],
-        discovery_prefix=config["mqtt.discovery_prefix"])
+        host=m.host, port=m.port, protocol=m.protocol, client_id=m.client_id, keepalive=m.keepalive,
+        username=m.username, password=m.password, tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file,
+        key_file=m.key_file, prefix=m.prefix, backoff_max=m.backoff_max, discovery=m.discovery,
+        discovery_prefix=m.discovery_prefix)
 
 
-def attach_mqtt(config: dict, pipeline: Pipeline):
-    """The MQTT sink with its outbox and command handler; connects before frames flow."""
-    from edge_service.mqtt.commands import CommandHandler
-    from edge_service.mqtt.layer_images import LayerImagePolicy
-    from edge_service.mqtt.publisher import MqttSink
+def make_control(config: Config, loop: ServiceLoop) -> Control:
+    """The one control surface (pause, resume, set, snapshot, reload) MQTT and the live page share."""
+    policy = layer_policy(config, loop.analyzer.picture_names)
+    return Control(loop, policy, Path(config.model.dir) if config.model.dir else None)
 
-    layers = config["mqtt.layers"]
-    policy = LayerImagePolicy("all" if layers == "all" else [n for n in layers.split(",") if n],
-                              config["mqtt.layers_every"])
-    known = [layer.name for layer in pipeline.artefact.manifest.layers]
-    if policy.layers != "all" and set(policy.layers) - set(known):
-        from edge_service.config import ConfigError
-        raise ConfigError(f"mqtt.layers: unknown layers {sorted(set(policy.layers) - set(known))}; "
-                          f"the model has {known}")
-    sink = MqttSink(mqtt_settings(config), open_outbox(config), config["device_id"], policy)
 
-    def reload_model(folder: Path) -> None:
-        artefact = load_artefact(folder)
-        backend, notes = select_backend(artefact, config["model.backend"], config["model.mode"],
-                                        config["model.threads"] or None, config["model.max_failures"])
-        pipeline.swap_model(artefact, backend, notes)
-        log.info("reloaded model %s (%s)", artefact.manifest.name, artefact.manifest.model_sha256[:12])
-
-    model_dir = Path(config["model.dir"]) if config["model.dir"] else None
-    sink.commands = CommandHandler(pipeline, policy, model_dir, reload_model)
+def attach_mqtt(config: Config, loop: ServiceLoop, control: Control):
+    """The MQTT sink with its outbox, answering commands through the control surface; connects
+    before frames flow, so a refused connection is an error at start."""
+    from edge_service.mqtt.sink import MqttSink
+    sink = MqttSink(mqtt_settings(config), open_outbox(config), config.device_id, control.layer_policy,
+                    control.handle)
     sink.start(wait=True)
-    pipeline.sinks.append(sink)
+    loop.sinks.append(sink)
     return sink
 
 
-def serve(config: dict, extra_sinks: list[Sink] | None = None) -> Counters:
-    pipeline = build_pipeline(config, extra_sinks)
-    if config["mqtt.host"]:
-        attach_mqtt(config, pipeline)
+def close_all(loop: ServiceLoop) -> None:
+    for sink in loop.sinks:
+        try:
+            sink.close()
+        except Exception as exc:  # one sink failing to close must not hide the others
+            log.warning("closing a sink failed: %s", exc)
+    loop.analyzer.close()
+
+
+def serve(config: Config, extra_sinks: list[Sink] | None = None) -> Counters:
+    from edge_service.http.attach import open_http
+    http = open_http(config)  # --http: checked and listening before the model loads
+    try:
+        loop = build_loop(config, extra_sinks)
+        control = make_control(config, loop)
+        if config.mqtt.host:
+            attach_mqtt(config, loop, control)
+        if http:
+            http.attach(loop, control)
+    except BaseException:
+        if http:
+            http.close()
+        raise
     stop = threading.Event()
 
     def request_stop(signum, _frame):
@@ -105,15 +124,10 @@ def serve(config: dict, extra_sinks: list[Sink] | None = None) -> Counters:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        log.info("serving %s from %s on %s", pipeline.artefact.manifest.name, pipeline.source.name,
-                 pipeline.backend.name)
-        return pipeline.run(stop)
+        log.info("serving %s from %s on %s", loop.analyzer.artefact.manifest.name, loop.source.name,
+                 loop.analyzer.backend.name)
+        return loop.run(stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for sink in pipeline.sinks:
-            try:
-                sink.close()
-            except Exception as exc:  # one sink failing to close must not hide the others
-                log.warning("closing a sink failed: %s", exc)
-        pipeline.backend.close()
+        close_all(loop)

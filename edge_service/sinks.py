@@ -1,6 +1,6 @@
 """Where results go: the Sink interface, a JSON-lines file, a status file, a picture gallery.
 
-The MQTT publisher is another Sink; the pipeline does not know which ones it feeds.
+The MQTT publisher is another Sink; the loop does not know which ones it feeds.
 """
 
 from __future__ import annotations
@@ -20,24 +20,34 @@ class Sink:
     def status(self, status: dict) -> None:
         """The service's state, sent on start, periodically, on change and on stop."""
 
+    def flush(self) -> None:
+        """Finish what was handed over (before the final status, so that it describes all of it)."""
+
+    def describe(self) -> dict:
+        """What this sink adds to the status every sink receives (e.g. the outbox's state)."""
+        return {}
+
     def close(self) -> None:
         """Flush and release."""
 
 
-def _open_for_append(path: Path):
+def _open_fresh(path: Path):
+    """A new file for this run; a previous run's file is kept as <file>.1, since `seq` starts again."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "a", encoding="utf-8")
+        if path.is_file() and path.stat().st_size:
+            os.replace(path, path.with_name(path.name + ".1"))
+        return open(path, "w", encoding="utf-8")
     except OSError as exc:
         raise EdgeError(f"cannot write {path}: {exc.strerror}") from None
 
 
 class JsonLinesSink(Sink):
-    """Appends one JSON object per frame; flushed each line so a crash loses at most one."""
+    """One JSON object per frame; flushed each line so a crash loses at most one."""
 
     def __init__(self, path: Path, device_id: str) -> None:
         self.path, self.device_id = Path(path), device_id
-        self.file = _open_for_append(self.path)
+        self.file = _open_fresh(self.path)
 
     def publish(self, result: FrameResult) -> None:
         self.file.write(json.dumps(result.to_json(self.device_id)) + "\n")
@@ -52,9 +62,17 @@ class StatusFileSink(Sink):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EdgeError(f"cannot create {self.path.parent}: {exc.strerror}") from None
+        if self.path.is_dir():
+            raise EdgeError(f"--status-file {self.path} is a folder; give a file name")
 
     def status(self, status: dict) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(status, indent=1))
-        os.replace(tmp, self.path)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(status, indent=1))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise EdgeError(f"cannot write {self.path}: {exc.strerror}") from None

@@ -8,12 +8,14 @@ naming what is wrong instead of crashing, hanging, or allocating what a shape cl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 import tflite
 
 from edge_service.errors import ModelError
+from edge_service.tflite_model import Graph, Operator, Tensor
+
+__all__ = ["Graph", "Operator", "Tensor", "read_graph"]
 
 MAX_TENSORS = 100_000
 MAX_OPERATORS = 100_000
@@ -26,72 +28,11 @@ _TYPES = {
     tflite.TensorType.INT32: np.int32, tflite.TensorType.INT64: np.int64,
     tflite.TensorType.BOOL: np.bool_,
 }
+_TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _OPTION_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
 _PADDINGS = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")}
-
-
-@dataclass
-class Tensor:
-    index: int
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    scales: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    zero_points: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    quantized_dimension: int = 0
-    data: np.ndarray | None = None  # constant tensors only
-
-    @property
-    def quantized(self) -> bool:
-        return len(self.scales) > 0
-
-    @property
-    def scale(self) -> float:
-        return float(self.scales[0]) if self.quantized else 0.0
-
-    @property
-    def zero_point(self) -> int:
-        return int(self.zero_points[0]) if self.quantized else 0
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def nbytes(self) -> int:
-        return self.size * np.dtype(self.dtype).itemsize
-
-
-@dataclass
-class Operator:
-    index: int
-    op: str              # builtin name, e.g. CONV_2D, or CUSTOM:<code>
-    version: int
-    inputs: list[int]    # -1 marks an absent optional input
-    outputs: list[int]
-    options: dict
-
-
-@dataclass
-class Graph:
-    tensors: list[Tensor]
-    operators: list[Operator]
-    inputs: list[int]
-    outputs: list[int]
-    signature_outputs: dict[str, int]
-    description: str = ""
-
-    def producer(self, tensor_index: int) -> Operator | None:
-        for op in self.operators:
-            if tensor_index in op.outputs:
-                return op
-        return None
-
-    @property
-    def op_names(self) -> list[str]:
-        return sorted({op.op for op in self.operators})
 
 
 def read_graph(data: bytes) -> Graph:
@@ -176,7 +117,7 @@ def _tensor(raw, index: int, model, n_buffers: int, data: bytes) -> Tensor:
     where = f"tensor {index} ({name})"
     ttype = raw.Type()
     if ttype not in _TYPES:
-        raise ModelError(f"{where}: unsupported tensor type {ttype}")
+        raise ModelError(f"{where}: unsupported tensor type {_TYPE_NAMES.get(ttype, ttype)}")
     dtype = np.dtype(_TYPES[ttype])
     shape_arr = raw.ShapeAsNumpy()
     shape = () if isinstance(shape_arr, int) else tuple(int(d) for d in shape_arr)

@@ -16,6 +16,7 @@ import numpy as np
 
 from edge_service.inspect_model import load_graph
 from edge_service.tflite_graph import Graph, Operator
+from firmware_export.edgetpu_split import edgetpu_split
 from firmware_export.errors import ExportError
 
 EDGETPU_OPS = {
@@ -69,12 +70,16 @@ def export_edgetpu(model: Path | None, output: Path | None = None) -> tuple[list
     loaded = load_graph(model)
     path = loaded.path
     problems = edgetpu_problems(loaded.graph)
+    manifest = loaded.artefact.manifest if loaded.artefact else None
+    split = "\n".join(edgetpu_split(loaded.graph, manifest).lines(str(model or path.parent), manifest))
+    split = split + "\n" if split else ""
     compiler = shutil.which("edgetpu_compiler")
     if compiler is None:
-        return problems, ("edgetpu_compiler is not installed here. On an x86-64 Debian or Ubuntu machine, install "
-                          "the edgetpu-compiler package from Coral's apt repository, then run:\n"
-                          f"  edgetpu_compiler --show_operations --out_dir {output or path.parent} {path}\n"
-                          "and copy model_edgetpu.tflite beside model.tflite on the device.")
+        return problems, split + (
+            "edgetpu_compiler is not installed here. On an x86-64 Debian or Ubuntu machine, install "
+            "the edgetpu-compiler package from Coral's apt repository, then run:\n"
+            f"  edgetpu_compiler --show_operations --out_dir {output or path.parent} {path}\n"
+            "and copy model_edgetpu.tflite beside model.tflite on the device.")
     out_dir = output or path.parent
     try:
         done = subprocess.run([compiler, "--show_operations", "--out_dir", str(out_dir), str(path)],
@@ -83,4 +88,4 @@ def export_edgetpu(model: Path | None, output: Path | None = None) -> tuple[list
         raise ExportError(f"edgetpu_compiler failed to run: {exc}") from None
     if done.returncode != 0:
         raise ExportError(f"edgetpu_compiler failed:\n{done.stdout}{done.stderr}")
-    return problems, done.stdout
+    return problems, split + done.stdout

@@ -1,7 +1,7 @@
 """The training package's exception family."""
 
 from edge_service.errors import DatasetError as _EdgeDatasetError
-from unseen.errors import UnseenError
+from edge_service.errors import UnseenError
 
 
 class TrainingError(UnseenError):

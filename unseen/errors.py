@@ -1,5 +1,5 @@
-"""The root of every error a user can cause; the CLI turns these into one line."""
+"""The root of every error a user can cause (defined on the device side, which every package imports)."""
 
+from edge_service.errors import UnseenError
 
-class UnseenError(Exception):
-    """A problem the user can fix: bad input, a missing file, a wrong option."""
+__all__ = ["UnseenError"]

@@ -23,6 +23,7 @@ class Inference:
 
 class Backend:
     name = "backend"
+    version = ""   # the runtime's version, where it has one (shown in the status)
 
     def __init__(self, artefact: ModelArtefact) -> None:
         self.artefact = artefact

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 from edge_service.backends.base import BackendUnavailable
 from edge_service.backends.litert_backend import MODULES, LiteRTBackend, interpreter_module
 from edge_service.manifest import ModelArtefact, sha256_of
@@ -9,17 +11,23 @@ from edge_service.manifest import ModelArtefact, sha256_of
 DELEGATE_LIBRARY = "libedgetpu.so.1"
 
 
-def load_edgetpu_delegate(library: str = DELEGATE_LIBRARY):
+def load_edgetpu_delegate(library: str = DELEGATE_LIBRARY) -> tuple[str, object]:
+    """(the runtime package that loaded it, the delegate): a delegate works only with its own runtime."""
+    reasons = []
     for package in MODULES:
         try:
             module = interpreter_module(package)
-        except BackendUnavailable:
+        except BackendUnavailable as exc:
+            reasons.append(str(exc))
             continue
         try:
-            return module.load_delegate(library)
+            # Opened here first: when load_delegate cannot open it, the half-made Delegate's
+            # finalizer prints an AttributeError traceback (tflite-runtime 2.14 and LiteRT).
+            ctypes.CDLL(library)
+            return package, module.load_delegate(library)
         except (ValueError, OSError, RuntimeError) as exc:
             raise BackendUnavailable(f"the Edge TPU delegate {library} did not load ({exc})") from None
-    raise BackendUnavailable("neither ai-edge-litert nor tflite-runtime is installed")
+    raise BackendUnavailable("no runtime to load the Edge TPU delegate with: " + "; ".join(reasons))
 
 
 class EdgeTPUBackend(LiteRTBackend):
@@ -34,5 +42,5 @@ class EdgeTPUBackend(LiteRTBackend):
         expected = artefact.manifest.training.get("edgetpu_sha256")
         if expected and sha256_of(data) != expected:
             raise BackendUnavailable(f"{path.name} does not match the manifest's edgetpu_sha256")
-        delegate = load_edgetpu_delegate()
+        self.package, delegate = load_edgetpu_delegate()
         super().__init__(artefact, threads, model_bytes=data, delegates=[delegate])

@@ -13,6 +13,7 @@ from edge_service.numpy_interpreter import NumpyInterpreter
 
 class NumpyBackend(Backend):
     name = "numpy"
+    version = np.__version__   # the kernels run under numpy 1.24+ and 2.x alike
 
     def __init__(self, artefact: ModelArtefact, mode: str = "tflm") -> None:
         super().__init__(artefact)

@@ -21,6 +21,10 @@ def _make(name: str, artefact: ModelArtefact, mode: str, threads: int | None) ->
     return BACKENDS[name](artefact, threads)
 
 
+def _label(backend: Backend) -> str:
+    return f"{backend.name} {backend.version}".strip()
+
+
 def _first_cpu(artefact, mode, threads, notes: list[str]) -> Backend:
     for name in CPU_ORDER:
         try:
@@ -41,15 +45,16 @@ def select_backend(artefact: ModelArtefact, preference: str = "auto", mode: str 
             backend = _make(preference, artefact, mode, threads)
         except BackendUnavailable as exc:
             raise EdgeError(f"backend {preference} is unavailable: {exc}") from None
-        return backend, [f"{preference}: chosen by configuration"]
+        return backend, [f"{_label(backend)}: chosen by configuration"]
     try:
         accelerator = EdgeTPUBackend(artefact, threads)
     except BackendUnavailable as exc:
+        if preference == "edgetpu":  # explicit means explicit: only `auto` falls back
+            raise EdgeError(f"backend edgetpu is unavailable: {exc} (use --backend auto to fall back to the CPU)") \
+                from None
         notes.append(f"edgetpu: {exc}")
-        if preference == "edgetpu":
-            notes.append("edgetpu was asked for but is unavailable; falling back to the CPU")
         backend = _first_cpu(artefact, mode, threads, notes)
-        notes.append(f"{backend.name}: chosen")
+        notes.append(f"{_label(backend)}: chosen")
         return backend, notes
     fallback = _first_cpu(artefact, mode, threads, notes)
     notes.append(f"edgetpu: chosen; {fallback.name} takes over if it fails {max_failures} times in a row")

@@ -10,8 +10,11 @@ from edge_service.kernels.registry import KERNELS, Kernel, register, supported_o
 
 # Importing the op modules fills the registry.
 from edge_service.kernels import (  # noqa: F401,E402  (imported for their @register)
-    activations, add, average_pool_2d, concatenation, conv_2d, depthwise_conv_2d, dequantize,
-    fully_connected, logistic, max_pool_2d, mean, mul, pad, quantize, reshape, softmax,
+    activations, add, average_pool_2d, batch_matmul, concatenation, conv_2d, depthwise_conv_2d,
+    dequantize, expand_dims, fully_connected, gather, hard_swish, leaky_relu, logistic, max_pool_2d,
+    maximum, mean, minimum, mul, pack, pad, prelu, quantize, reshape, resize_bilinear,
+    resize_nearest_neighbor, slice, softmax, split, split_v, squeeze, strided_slice, sub, tanh,
+    transpose, transpose_conv, unpack,
 )
 
 __all__ = ["KERNELS", "Kernel", "register", "supported_ops"]

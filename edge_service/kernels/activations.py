@@ -17,7 +17,8 @@ class _Clamp(Kernel):
         self.require_int8(x, out)
         self.require_same_shape(x, out)
         self.input_zero_point = x.zero_point
-        self.multiplier, self.shift = quantize_multiplier(float(x.scale) / float(out.scale))
+        # Both oracles divide the scales in float32 (then QuantizeMultiplier in double).
+        self.multiplier, self.shift = quantize_multiplier(float(np.float32(x.scale) / np.float32(out.scale)))
         self.lo, self.hi = activation_range(self.activation, out.scale, out.zero_point)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:

@@ -16,7 +16,10 @@ class Mul(Kernel):
         a, b, out = self.tensor(0), self.tensor(1), self.output
         self.require_int8(a, b, out)
         self.require_broadcast(a, b, out)
-        self.multiplier, self.shift = quantize_multiplier(float(a.scale) * float(b.scale) / float(out.scale))
+        sa, sb, so = (np.float32(t.scale) for t in (a, b, out))
+        # TFLite Micro multiplies the scales in double; LiteRT's reference in float32.
+        real = float(sa * sb / so) if self.mode == "litert-ref" else float(sa) * float(sb) / float(so)
+        self.multiplier, self.shift = quantize_multiplier(real)
         self.offsets = (-a.zero_point, -b.zero_point)
         self.lo, self.hi = activation_range(self.op.options.get("fused_activation_function"),
                                             out.scale, out.zero_point)

@@ -18,6 +18,8 @@ class Kernel:
 
     #: the highest op version whose semantics this kernel implements
     max_version = 1
+    #: how many outputs `run` returns: 1 (an array), or None for any number (a tuple)
+    output_count: int | None = 1
 
     def __init__(self, op: Operator, graph: Graph, mode: str = "tflm") -> None:
         self.op, self.graph, self.mode = op, graph, mode
@@ -40,7 +42,13 @@ class Kernel:
 
     @property
     def output(self) -> Tensor:
+        if not self.op.outputs:
+            raise ModelError(f"operator {self.op.index} ({self.op.op}) has no output")
         return self.graph.tensors[self.op.outputs[0]]
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        return [self.graph.tensors[i] for i in self.op.outputs]
 
     def constant(self, position: int) -> np.ndarray:
         t = self.tensor(position)
@@ -67,6 +75,26 @@ class Kernel:
     def require_same_shape(self, a: Tensor, b: Tensor) -> None:
         self.require(tuple(a.shape) == tuple(b.shape), f"{a.name} {list(a.shape)} and {b.name} "
                      f"{list(b.shape)} must have the same shape")
+
+    def require_same_quantization(self, *tensors: Tensor) -> None:
+        """Data-moving ops copy int8 values: every tensor must share one scale and zero point."""
+        first = tensors[0]
+        for t in tensors[1:]:
+            self.require(t.dtype == first.dtype, f"{t.name} is {t.dtype}, {first.name} is {first.dtype}")
+            self.require(t.quantized == first.quantized and (not t.quantized or (
+                np.float32(t.scale) == np.float32(first.scale) and t.zero_point == first.zero_point)),
+                f"{t.name} and {first.name} must have the same quantization")
+
+    def axis_value(self, axis: int, rank: int, what: str = "axis") -> int:
+        """A possibly negative axis made positive; a ModelError when outside [-rank, rank)."""
+        self.require(-rank <= int(axis) < rank, f"{what} {axis} is out of range for rank {rank}")
+        return int(axis) % rank
+
+    def int_constant(self, position: int) -> np.ndarray:
+        """A constant int32/int64 input (axes, shapes, indices) as int64."""
+        t = self.tensor(position)
+        self.require(t.dtype in (np.int32, np.int64), f"input {t.name} must be int32 or int64, is {t.dtype}")
+        return np.asarray(self.constant(position), np.int64)
 
     def require_broadcast(self, a: Tensor, b: Tensor, out: Tensor) -> None:
         try:

@@ -73,6 +73,14 @@ class Outbox:
             raise OutboxError(f"outbox {self.folder}: {_explain(exc)}") from None
         self.bytes, self.count = self._totals()
 
+    @classmethod
+    def existing(cls, folder: Path, max_bytes: int = 100 << 20, max_messages: int = 100_000) -> Outbox:
+        """An outbox that must already exist: a status query or a flush never creates one at a typo."""
+        if not (Path(folder) / DB_FILE).is_file():
+            raise OutboxError(f"no outbox at {folder} (the service creates it on its first start; "
+                              f"--outbox-dir or outbox.dir names another place)")
+        return cls(folder, max_bytes, max_messages)
+
     def _probe_writable(self) -> None:
         self.db.execute("INSERT OR IGNORE INTO counters VALUES ('dropped_layer', 0), ('dropped_result', 0)")
 
@@ -98,6 +106,42 @@ class Outbox:
             self.bytes += size
             self.count += 1
             return int(cursor.lastrowid)
+
+    def commit_group(self, puts: list[tuple[str, bytes, str, str]], acks: list[int]) -> list[Message]:
+        """Stores `puts` (topic, payload, kind, id) and forgets the acknowledged `acks` rows in ONE
+        transaction: one fsync for a whole group. Returns the stored messages, oldest first."""
+        now = time.time()
+        with self.lock:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                freed_bytes, freed_count = self._delete(acks)
+                self.bytes -= freed_bytes
+                self.count -= freed_count
+                stored = []
+                for topic, payload, kind, msg_id in puts:
+                    size = len(payload) + len(topic)
+                    self._make_room(size)
+                    cursor = self.db.execute(
+                        "INSERT INTO messages (msg_id, topic, payload, qos, retain, kind, created, size) "
+                        "VALUES (?, ?, ?, 1, 0, ?, ?, ?)", (msg_id, topic, payload, kind, now, size))
+                    stored.append(Message(int(cursor.lastrowid), topic, payload, 1, False, kind, msg_id, now))
+                    self.bytes += size
+                    self.count += 1
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise OutboxError(f"outbox {self.folder}: cannot store messages: {_explain(exc)}") from None
+            return stored
+
+    def _delete(self, rowids: list[int]) -> tuple[int, int]:
+        """Deletes rows inside the open transaction; returns (bytes, count) freed."""
+        if not rowids:
+            return 0, 0
+        marks = ",".join("?" * len(rowids))
+        size, count = self.db.execute(f"SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages WHERE rowid IN ({marks})",
+                                      rowids).fetchone()
+        self.db.execute(f"DELETE FROM messages WHERE rowid IN ({marks})", rowids)
+        return int(size), int(count)
 
     def _make_room(self, size: int) -> None:
         """Deletes by the drop policy until the new message fits (inside the open transaction)."""

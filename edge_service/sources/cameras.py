@@ -24,13 +24,14 @@ class OpenCVSource(FrameSource):
         self.target, self.loop = target, loop
         self.name = f"opencv:{target}"
         self.capture = None
+        # A device or a stream is live (drop frames, retry); a video file is read like a file.
+        self.live = isinstance(target, int) or str(target).startswith(("rtsp:", "http:", "https:"))
 
     def open(self) -> None:
         import cv2
         self.capture = cv2.VideoCapture(self.target)
         if not self.capture.isOpened():
             raise SourceError(f"cannot open {self.target}")
-        self.live = isinstance(self.target, int) or str(self.target).startswith(("rtsp:", "http:", "https:"))
 
     def read(self) -> tuple[np.ndarray, str] | None:
         import cv2

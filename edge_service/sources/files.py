@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_service.errors import FrameError
 from edge_service.images import read_image
 from edge_service.sources.base import FrameSource, SourceError
 
@@ -43,7 +44,7 @@ class ImageFilesSource(FrameSource):
         path = self.files[self.position]
         self.position += 1
         if not path.exists():
-            raise SourceError(f"{path}: the file vanished")
+            raise FrameError(f"{path}: the file vanished")
         return read_image(path, "RGB"), path.name  # FrameError on a bad file: counted and skipped
 
 

@@ -22,10 +22,11 @@ def open_source(spec: str, loop: bool = False) -> FrameSource:
     if spec == "picamera":
         return PiCameraSource()
     if spec.startswith("camera:"):
-        try:
-            return OpenCVSource(int(spec.split(":", 1)[1]))
-        except ValueError:
-            raise EdgeError(f"source {spec!r}: expected camera:<index>, e.g. camera:0") from None
+        index = spec.split(":", 1)[1]
+        # OpenCV crashes the process on some negative indices: only a plain number reaches it.
+        if not index.isdigit() or int(index) > 63:
+            raise EdgeError(f"source {spec!r}: expected camera:<index> with an index from 0 to 63, e.g. camera:0")
+        return OpenCVSource(int(index))
     if spec.startswith(("rtsp://", "http://", "https://")):
         return OpenCVSource(spec)
     path = Path(spec)

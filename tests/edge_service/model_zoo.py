@@ -1,12 +1,20 @@
-"""A zoo of small Keras models that together cover every op and option the kernels support.
+"""The model zoo: together its models cover every op and option the numpy kernels support.
 
-Each is converted by the training code's own int8 converter, every layer an output.
-Weights are random but calibration is real, so activations span their int8 ranges.
+Three kinds: small Keras models converted by the training code's own int8 converter with
+every layer an output; hand-built graphs for options no Keras layer writes; and the
+architectures users deploy (only their real outputs exposed). Weights are random but
+calibration is real, so activations span their int8 ranges. The built models and their
+reference outputs are stored in zoo/ (scripts/make_zoo_references), so the exactness
+tests need neither TensorFlow nor the oracles.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from tests.edge_service.zoo_architectures import ARCHITECTURES, normalise_batch_norms
+from tests.edge_service.zoo_graphs import GRAPHS
+from tests.edge_service.zoo_layers import LAYER_MODELS
 
 SHAPE = (12, 12, 3)
 
@@ -76,8 +84,8 @@ def _seed_like(keras, layers, x):
     return [a, b, c, d, layers.Dense(10, activation="softmax", name="out")(d)]
 
 
-# name -> (builder, converter options)
-ZOO = {
+# name -> (builder, converter options): every layer an output
+LAYER_ZOO = {
     "conv_options": (_conv_options, {}),
     "depthwise": (_depthwise, {}),
     "pools": (_pools, {}),
@@ -89,22 +97,35 @@ ZOO = {
     "broadcast_add": (_broadcast_add, {}),
     "float_io": (_seed_like, {"float_io": True}),
     "seed_like_per_tensor": (_seed_like, {"per_channel_dense": False}),
+    **{name: (builder, {}) for name, builder in LAYER_MODELS.items()},
 }
+#: every zoo model: Keras layers (every layer an output), hand-built graphs, architectures
+ZOO = sorted([*LAYER_ZOO, *GRAPHS, *ARCHITECTURES])
+CALIBRATION_SAMPLES = 40
 
 
 def build_zoo_model(name: str, seed: int = 0) -> bytes:
-    """The int8 .tflite bytes of zoo model `name`."""
+    """The int8 .tflite bytes of zoo model `name` (needs TensorFlow, or LiteRT for the graphs)."""
+    if name in GRAPHS:
+        return GRAPHS[name]()
     import keras
     from keras import layers
 
     from training.quantize import quantize_every_layer
 
-    builder, options = ZOO[name]
     keras.utils.set_random_seed(seed)
-    inputs = keras.Input(SHAPE, batch_size=1, name="image")
-    outputs = builder(keras, layers, inputs)
-    model = keras.Model(inputs, outputs, name=name)
-    names = [t._keras_history.operation.name for t in outputs]
     rng = np.random.default_rng(seed)
-    calibration = rng.random((40, *SHAPE), dtype=np.float32)
+    if name in ARCHITECTURES:
+        builder, shape = ARCHITECTURES[name]
+        options = {}
+    else:
+        (builder, options), shape = LAYER_ZOO[name], SHAPE
+    inputs = keras.Input(shape, batch_size=1, name="image")
+    outputs = builder(keras, layers, inputs)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    model = keras.Model(inputs, outputs, name=name)
+    calibration = rng.random((CALIBRATION_SAMPLES, *shape), dtype=np.float32)
+    if name in ARCHITECTURES:
+        normalise_batch_norms(keras, model, calibration[:16], rng)
+    names = [t._keras_history.operation.name for t in outputs]
     return quantize_every_layer(model, calibration, progress=lambda _: None, names=names, **options)

@@ -8,8 +8,8 @@ import paho.mqtt.publish as publish
 import paho.mqtt.subscribe as subscribe
 import pytest
 
-from edge_service.mqtt import embedded_broker
-from edge_service.mqtt.embedded_broker import EmbeddedBroker
+from fleet import broker as embedded_broker
+from fleet.broker import EmbeddedBroker
 
 
 def _round_trip(port: int) -> bytes:

@@ -44,3 +44,22 @@ def test_unknown_fit_is_a_model_error(manifest):
     manifest.preprocessing["fit"] = "zoom"
     with pytest.raises(ModelError, match="zoom"):
         Preprocessor(manifest)
+
+
+@pytest.mark.parametrize("color, invert, dtype, mean, scale", [
+    ("gray", False, "int8", 0.0, 1 / 255), ("gray", True, "int8", 0.0, 1 / 255),
+    ("rgb", False, "int8", [123.7, 116.3, 103.5], [0.017, 0.0175, 0.0174]),
+    ("bgr", False, "uint8", 127.5, 1 / 127.5), ("rgb", True, "float32", 0.0, 1 / 255)])
+def test_the_pixel_table_equals_the_float_path_on_every_value(manifest, color, invert, dtype, mean, scale):
+    channels = 1 if color == "gray" else 3
+    manifest.preprocessing.update(color=color, invert=invert, mean=mean, scale=scale)
+    manifest.input.update(dtype=dtype, shape=[1, 16, 16, channels])
+    p = Preprocessor(manifest)
+    frame = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    pixels = np.asarray(p.image(frame), np.float32)
+    if color == "bgr":
+        pixels = pixels[..., ::-1]
+    expected = p.convert(pixels if channels == 3 else pixels[..., None]).reshape(p.shape)
+    got = p(frame)
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, expected)

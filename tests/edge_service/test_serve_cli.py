@@ -58,8 +58,24 @@ def test_layers_writes_a_gallery_of_every_layer(tmp_path):
     assert re.search(r"fashion_9_ankle_boot.png: Ankle boot ", result.output)
     index = (tmp_path / "index.html").read_text()
     images = re.findall(r"src='([^']+)'", index)
-    assert len(images) == 2 * (2 + 8)  # camera frame, model input and 8 layers per frame
+    # Per frame: the camera frame, the model input, 8 layers, and at the frame's own resolution the
+    # 8 conversion layers and their false-colour composite.
+    assert len(images) == 2 * (2 + 8 + 8 + 1)
     assert all((tmp_path / image).exists() for image in images)
+
+
+def test_the_conversion_layers_of_a_1000x872_frame_reach_the_gallery_at_1000x872(tmp_path):
+    from PIL import Image
+    from edge_service.sources.files import SAMPLES_DIR
+    Image.open(SAMPLES_DIR / "hubble_deep_field.jpg").convert("RGB").resize((1000, 872)).save(tmp_path / "hdf.png")
+    result = CliRunner().invoke(main, ["layers", str(tmp_path / "hdf.png"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    frame = tmp_path / "out" / "frames" / "000001"
+    assert Image.open(frame / "frame.png").size == (1000, 872)
+    composite = next(frame.glob("*conversion_composite.png"))
+    assert Image.open(composite).size == (1000, 872)
+    layer = Image.open(next(frame.glob("*conversion_0.png")))
+    assert layer.width > 1000 and layer.height > 872  # the map at 1000x872, its title and colour bar
 
 
 def test_filters_draws_every_weighted_op(tmp_path):
@@ -67,3 +83,60 @@ def test_filters_draws_every_weighted_op(tmp_path):
     assert result.exit_code == 0, result.output
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert len(pngs) == 5 and pngs[0].endswith("conv_2d.png")
+
+
+def _folder_with_two_corrupt_images(tmp_path: Path) -> Path:
+    from edge_service.sources.files import SAMPLES_DIR
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for sample in sorted(SAMPLES_DIR.glob("*.png"))[:3]:
+        (folder / sample.name).write_bytes(sample.read_bytes())
+    (folder / "truncated.png").write_bytes((folder / sample.name).read_bytes()[:100])
+    (folder / "empty.jpg").write_bytes(b"")
+    return folder
+
+
+def test_the_last_line_and_the_status_file_tell_the_same_counts_and_the_outbox_state(tmp_path):
+    folder = _folder_with_two_corrupt_images(tmp_path)
+    status = tmp_path / "status.json"
+    result = CliRunner().invoke(main, ["serve", "--source", str(folder), "--backend", "numpy", "--status-file",
+                                       str(status), "--mqtt-host", "127.0.0.1", "--mqtt-port", "9",
+                                       "--outbox-dir", str(tmp_path / "outbox")])
+    assert result.exit_code == 0, result.output
+    final = json.loads(status.read_text())
+    assert final["counters"]["bad_frames"] == 2 and final["counters"]["processed"] == 3
+    assert "3 frames processed" in result.output and "2 bad" in result.output
+    assert final["last_error"] and final["outbox"]["messages"] == 3  # the broker is unreachable: all kept
+
+
+def test_a_second_run_keeps_the_first_runs_results_file(tmp_path):
+    out = tmp_path / "r.jsonl"
+    for frames in ("2", "3"):
+        assert CliRunner().invoke(main, ["serve", "--frames", frames, "--backend", "numpy", "--jsonl",
+                                         str(out)]).exit_code == 0
+    assert [json.loads(line)["seq"] for line in out.read_text().splitlines()] == [1, 2, 3]
+    assert [json.loads(line)["seq"] for line in (tmp_path / "r.jsonl.1").read_text().splitlines()] == [1, 2]
+
+
+def test_the_layers_gallery_reports_what_it_processed_not_a_live_rate(tmp_path):
+    folder = _folder_with_two_corrupt_images(tmp_path)
+    result = CliRunner().invoke(main, ["layers", str(folder), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "processed 3" in index and "bad frames 2" in index and "fps" not in index
+    assert "pixelated" not in index  # shrunk pixel-art garbles the channel numbers
+
+
+def test_inspect_reads_a_bare_model_in_a_folder_without_a_manifest(tmp_path, shipped_model):
+    (tmp_path / "model.tflite").write_bytes((shipped_model / "model.tflite").read_bytes())
+    result = CliRunner().invoke(main, ["inspect", "--model", str(tmp_path)])
+    assert result.exit_code == 0 and "CONV_2D" in result.output and "no manifest" not in result.output, result.output
+
+
+def test_convert_apply_takes_the_csv_matrices_the_readme_offers(tmp_path):
+    from edge_service.sources.files import SAMPLES_DIR
+    (tmp_path / "m.csv").write_text("# luma and its inverse\n0.299,0.587,0.114\n-0.299,-0.587,-0.114\n")
+    result = CliRunner().invoke(main, ["convert", "apply", str(tmp_path / "m.csv"),
+                                       str(sorted(SAMPLES_DIR.glob("*.png"))[0]), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png"))[-1] == "grid.png"

@@ -49,7 +49,7 @@ def test_bad_frames_are_counted_and_skipped(tmp_path):
     assert frames[1].image.shape == (20, 30, 3) and frames[1].image.dtype == np.uint8
 
 
-def test_files_that_vanish_mid_stream_are_retried(tmp_path):
+def test_a_file_that_vanishes_mid_stream_is_a_skipped_frame(tmp_path):
     for i in range(3):
         _good(tmp_path / f"{i}.png")
     source = ImageFilesSource(str(tmp_path))
@@ -59,9 +59,16 @@ def test_files_that_vanish_mid_stream_are_retried(tmp_path):
         frames.append(frame)
         if len(frames) == 1:
             (tmp_path / "1.png").unlink()
-    # The reopened folder is read from the start again, without the missing file.
-    assert reader.counters.source_errors == 1 and reader.counters.reconnects == 1
-    assert [f.label for f in frames] == ["0.png", "0.png", "2.png"]
+    assert reader.counters.bad_frames == 1 and reader.counters.source_errors == 0
+    assert [f.label for f in frames] == ["0.png", "2.png"] and "vanished" in reader.counters.last_error
+
+
+@pytest.mark.parametrize("spec", ["missing.png", "empty_folder", "*.nomatch.png"])
+def test_a_file_source_that_cannot_be_opened_raises_at_once_instead_of_retrying(tmp_path, spec):
+    (tmp_path / "empty_folder").mkdir()
+    reader = FrameReader(open_source(str(tmp_path / spec)), backoff_initial=60)
+    with pytest.raises(SourceError, match="no images found"):
+        list(reader)
 
 
 class FlakyCamera(FrameSource):
@@ -99,21 +106,25 @@ def test_a_camera_that_disappears_is_retried_with_backoff():
 def test_a_source_that_never_comes_back_gives_up_when_told():
     class Dead(FrameSource):
         name = "dead"
+        live = True
 
         def open(self):
             raise SourceError("no such device")
 
     reader = FrameReader(Dead(), backoff_initial=0.01, max_retries=3)
     assert list(reader) == [] and reader.counters.source_errors == 4
+    assert "failed 4 times in a row" in reader.gave_up
 
 
 def test_stop_interrupts_a_backoff_wait():
     class Dead(FrameSource):
+        live = True
+
         def open(self):
             raise SourceError("gone")
 
     stop = threading.Event()
-    reader = FrameReader(Dead(), stop, backoff_initial=60)
+    reader = FrameReader(Dead(), stop=stop, backoff_initial=60)
     timer = threading.Timer(0.2, stop.set)
     timer.start()
     assert list(reader) == []
@@ -176,6 +187,12 @@ def test_a_looping_video_starts_again(tmp_path):
 
 def test_a_camera_that_is_not_there_is_retried_not_fatal():
     pytest.importorskip("cv2")
-    reader = FrameReader(open_source("camera:97"), backoff_initial=0.01, max_retries=2)
+    reader = FrameReader(open_source("camera:63"), backoff_initial=0.01, max_retries=2)
     assert list(reader) == [] and reader.counters.source_errors == 3
-    assert "cannot open 97" in reader.counters.last_error
+    assert "cannot open 63" in reader.counters.last_error
+
+
+@pytest.mark.parametrize("spec", ["camera:-1", "camera:x", "camera:9999"])
+def test_a_camera_index_opencv_would_crash_on_is_refused_before_opencv_sees_it(spec):
+    with pytest.raises(EdgeError, match="index from 0 to 63"):
+        open_source(spec)

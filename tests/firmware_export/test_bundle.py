@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from edge_service.manifest import load_artefact
-from firmware_export.bundle import generate_key, install_bundle, make_bundle, rollback
-from firmware_export.errors import BundleError
+from edge_service.bundles import install_bundle, rollback
+from edge_service.errors import BundleError
+from firmware_export.bundle import generate_key, make_bundle
 
 pytest.importorskip("cryptography")
 
@@ -130,8 +131,27 @@ def test_cli_install_and_rollback(shipped_model, tmp_path):
     from click.testing import CliRunner
     from unseen.cli import main
     runner = CliRunner()
-    assert runner.invoke(main, ["export", "bundle", str(shipped_model), "-o", str(tmp_path / "b.tar.gz")]).exit_code == 0
+    made = runner.invoke(main, ["export", "bundle", "--model", str(shipped_model), "-o", str(tmp_path / "b.tar.gz")])
+    assert made.exit_code == 0, made.output
     result = runner.invoke(main, ["install", str(tmp_path / "b.tar.gz"), "--model-dir", str(tmp_path / "m")])
     assert result.exit_code == 0 and "installed fashion-mnist-seed" in result.output
+    again = runner.invoke(main, ["install", str(tmp_path / "b.tar.gz"), "--model-dir", str(tmp_path / "m")])
+    assert again.exit_code == 0 and "already the current one" in again.output and "previous" not in again.output
     refused = runner.invoke(main, ["rollback", "fashion-mnist-seed", "--model-dir", str(tmp_path / "m")])
     assert refused.exit_code == 2 and "no previous version" in refused.output
+    unknown = runner.invoke(main, ["rollback", "nosuch", "--model-dir", str(tmp_path / "m")])
+    assert unknown.exit_code == 2 and "no model named 'nosuch' is installed" in unknown.output
+    assert "installed: fashion-mnist-seed" in unknown.output
+
+
+def test_keygen_refuses_to_overwrite_a_key_pair_without_force(tmp_path):
+    from click.testing import CliRunner
+    from unseen.cli import main
+    runner = CliRunner()
+    assert runner.invoke(main, ["export", "keygen", "-o", str(tmp_path / "signing")]).exit_code == 0
+    public = (tmp_path / "signing.pub").read_bytes()
+    refused = runner.invoke(main, ["export", "keygen", "-o", str(tmp_path / "signing")])
+    assert refused.exit_code == 2 and "already exist" in refused.output and "--force" in refused.output
+    assert (tmp_path / "signing.pub").read_bytes() == public
+    forced = runner.invoke(main, ["export", "keygen", "-o", str(tmp_path / "signing"), "--force"])
+    assert forced.exit_code == 0 and (tmp_path / "signing.pub").read_bytes() != public

@@ -13,6 +13,7 @@ from training.errors import DatasetError
 
 
 def test_digits_default_split_is_fixed_and_disjoint():
+    pytest.importorskip("sklearn")
     a = load_dataset("digits")
     b = load_dataset("digits")
     assert a.input_shape == (8, 8, 1) and a.labels == [str(i) for i in range(10)]
@@ -24,11 +25,13 @@ def test_digits_default_split_is_fixed_and_disjoint():
 
 
 def test_resize_and_channels():
+    pytest.importorskip("sklearn")
     d = load_dataset("digits", size=(16, 16), channels=3, limit=200)
     assert d.input_shape == (16, 16, 3)
 
 
 def test_faces_subset():
+    pytest.importorskip("skimage")
     d = load_dataset("faces")
     assert d.labels == ["non-face", "face"] and d.input_shape == (25, 25, 1)
 

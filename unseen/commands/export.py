@@ -6,14 +6,16 @@ from pathlib import Path
 
 import click
 
+from unseen.params import InputFile, OutputDir, OutputFile, model_option
+
 @click.group()
 def export() -> None:
     """Take a model to microcontrollers, the Edge TPU, or an offline bundle."""
 
 
 @export.command("firmware")
-@click.argument("model", required=False, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out/firmware"), show_default=True)
+@model_option
+@click.option("-o", "--output", type=OutputDir(), default="out/firmware", show_default=True)
 @click.option("--name", help="C identifier for the model (default: from the manifest)")
 @click.option("--flash-kb", type=click.FloatRange(1), help="flash budget for the model data, KiB")
 @click.option("--arena-kb", type=click.FloatRange(1), help="RAM budget for the tensor arena, KiB")
@@ -25,8 +27,8 @@ def export_firmware_command(model, output, name, flash_kb, arena_kb) -> None:
 
 
 @export.command("edgetpu")
-@click.argument("model", required=False, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="where the compiler writes (default: beside)")
+@model_option
+@click.option("-o", "--output", type=OutputDir(), help="where the compiler writes (default: beside)")
 def export_edgetpu_command(model, output) -> None:
     """Check MODEL against the Edge TPU's requirements, layer by layer; compile when possible."""
     from firmware_export.edgetpu import export_edgetpu
@@ -41,10 +43,9 @@ def export_edgetpu_command(model, output) -> None:
 
 
 @export.command("bundle")
-@click.argument("model", required=False, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("model.unseen.tar.gz"),
-              show_default=True)
-@click.option("--sign-key", type=click.Path(path_type=Path), help="Ed25519 private key (PEM) to sign with")
+@model_option
+@click.option("-o", "--output", type=OutputFile(), default="model.unseen.tar.gz", show_default=True)
+@click.option("--sign-key", type=InputFile("signing key"), help="Ed25519 private key (PEM) to sign with")
 def export_bundle_command(model, output, sign_key) -> None:
     """An offline bundle: model, manifest, labels, SHA-256 list, optional signature."""
     from edge_service.manifest import default_model_dir
@@ -55,13 +56,15 @@ def export_bundle_command(model, output, sign_key) -> None:
 
 
 @export.command("keygen")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("unseen-signing"), show_default=True,
+@click.option("-o", "--output", type=OutputFile(), default="unseen-signing", show_default=True,
               help="writes OUTPUT.key (private) and OUTPUT.pub")
-def export_keygen(output) -> None:
+@click.option("--force", is_flag=True, help="replace an existing key pair (devices holding the old key stop "
+                                            "accepting new bundles)")
+def export_keygen(output, force) -> None:
     """A new Ed25519 key pair for signing bundles."""
     from firmware_export.bundle import generate_key
     private, public = output.with_suffix(".key"), output.with_suffix(".pub")
-    generate_key(private, public)
+    generate_key(private, public, force)
     click.echo(f"private key {private} (keep it off the devices), public key {public} (configure it on them)")
 
 
@@ -72,16 +75,20 @@ def _model_dir(model_dir: Path | None) -> Path:
 
 
 @click.command()
-@click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--model-dir", type=click.Path(path_type=Path), help="where models are installed")
-@click.option("--public-key", type=click.Path(path_type=Path),
+@click.argument("bundle", type=InputFile("bundle"))
+@click.option("--model-dir", type=OutputDir("model folder"), help="where models are installed")
+@click.option("--public-key", type=InputFile("public key"),
               help="Ed25519 public key; when given, only bundles signed with its private key install")
 def install(bundle, model_dir, public_key) -> None:
     """Verify BUNDLE and install it atomically, keeping the previous model for rollback."""
-    from firmware_export.bundle import install_bundle
+    from edge_service.bundles import install_bundle
     done = install_bundle(bundle, _model_dir(model_dir), public_key)
-    click.echo(f"installed {done['name']} version {done['version']} ({'signed' if done['signed'] else 'unsigned'})"
-               f" at {done['path']}" + (f"; previous {done['previous']}" if done["previous"] else ""))
+    signed = "signed" if done["signed"] else "unsigned"
+    if done["already_installed"]:
+        click.echo(f"{done['name']} version {done['version']} ({signed}) is already the current one at {done['path']}")
+        return
+    click.echo(f"installed {done['name']} version {done['version']} ({signed}) at {done['path']}"
+               + (f"; previous {done['previous']}" if done["previous"] else ""))
 
 
 @click.command()
@@ -89,6 +96,6 @@ def install(bundle, model_dir, public_key) -> None:
 @click.option("--model-dir", type=click.Path(path_type=Path), help="where models are installed")
 def rollback(name, model_dir) -> None:
     """Go back to the model installed before the current one."""
-    from firmware_export.bundle import rollback as do_rollback
+    from edge_service.bundles import rollback as do_rollback
     done = do_rollback(_model_dir(model_dir), name)
     click.echo(f"{done['name']}: now {done['current']} (was {done['previous']})")

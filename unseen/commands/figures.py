@@ -77,7 +77,7 @@ def conversion_layers(image, model, backend, max_pixels, composite, output) -> N
     from edge_service.fullres import ConversionLayers
     from edge_service.images import read_image
     from edge_service.manifest import default_model_dir, load_artefact
-    from edge_service.pictures import save_conversion_pictures
+    from edge_service.unit_pictures import save_conversion_pictures
     try:
         chosen = tuple(int(v) for v in composite.split(","))
     except ValueError:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from unseen.params import InputFile, OutputDir, OutputFile, model_option
+
 def _size(value: str | None) -> tuple[int, int] | None:
     if not value:
         return None
@@ -27,8 +29,9 @@ def _size(value: str | None) -> tuple[int, int] | None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="where fashion-mnist's IDX files are (default /usr/share/datasets/fashion-mnist)")
 @click.option("--preset", type=click.Choice(["seed", "micro"]), default="seed", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="artefact folder  [default: models/<dataset>]")
+@click.option("-o", "--output", type=OutputDir(), default=None, help="artefact folder  [default: models/<dataset>]")
+@click.option("--epochs", type=click.IntRange(1, 1000), default=None,
+              help="training epochs  [default: the preset's recipe for the dataset]")
 @click.option("--input-size", default=None, help="HxW the images are resized to  [default: the dataset's own]")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="force grey or RGB")
 @click.option("--limit", type=click.IntRange(10), default=None,
@@ -69,7 +72,7 @@ def convert() -> None:
 
 
 @convert.command("fit")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=InputFile("image"))
 @click.option("--method", default="pca", show_default=True,
               help="pca, whiten, ica, nmf (fitted) or identity, luma, sobel, edges (fixed)")
 @click.option("--components", "-k", type=click.IntRange(1, 256), default=3, show_default=True)
@@ -77,8 +80,7 @@ def convert() -> None:
 @click.option("--gray", is_flag=True, help="fit on grey values instead of RGB")
 @click.option("--samples", type=click.IntRange(100), default=20_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("matrix.json"),
-              show_default=True)
+@click.option("-o", "--output", type=OutputFile(), default="matrix.json", show_default=True)
 def convert_fit(images, method, components, patch, gray, samples, seed, output) -> None:
     """Fit a conversion matrix on the pixels of IMAGES and save it as JSON."""
     import time
@@ -96,9 +98,9 @@ def convert_fit(images, method, components, patch, gray, samples, seed, output) 
 
 
 @convert.command("apply")
-@click.argument("matrix", type=click.Path(path_type=Path))
-@click.argument("image", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@click.argument("matrix", type=InputFile("conversion matrix"))
+@click.argument("image", type=InputFile("image"))
+@click.option("-o", "--output", type=OutputDir(), default="out", show_default=True)
 def convert_apply(matrix, image, output) -> None:
     """Apply MATRIX to IMAGE: one PNG per layer and a labelled grid."""
     from edge_service.conversion import ConversionMatrix
@@ -111,7 +113,7 @@ def convert_apply(matrix, image, output) -> None:
 
 
 @click.command()
-@click.argument("model", required=False, type=click.Path(path_type=Path))
+@model_option
 def inspect(model) -> None:
     """Print the layers of MODEL (default: the shipped model)."""
     from edge_service.inspect_model import describe
@@ -119,7 +121,7 @@ def inspect(model) -> None:
 
 
 @click.command()
-@click.argument("model", required=False, type=click.Path(path_type=Path))
+@model_option
 @click.option("--samples", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 def verify(model, samples, seed) -> None:

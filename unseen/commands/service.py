@@ -2,68 +2,100 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-def config_options(command):
-    """One flag per configuration key (flags override the --config file)."""
-    from edge_service.config import FIELDS
-    for field in reversed(FIELDS):
-        dest = field.key.replace(".", "__")
-        if field.type is bool:
-            name = field.flag.lstrip("-")
-            option = click.option(f"--{name}/--no-{name}", dest, default=None, help=field.help)
-        else:
-            kind = click.Choice(field.choices) if field.choices else field.type
-            option = click.option(field.flag, dest, type=kind, default=None,
-                                  help=f"{field.help} [config {field.key}, default {field.default!r}]")
-        command = option(command)
-    return command
+from unseen.params import InputFile, OutputDir, model_option
 
 
-def _load_config(config_path, options) -> dict:
-    from edge_service.config import load_config
-    return load_config(config_path, {k.replace("__", "."): v for k, v in options.items()})
+class LazyChoice(click.Choice):
+    """A Choice whose values come from a function, called only when a value is checked or help drawn."""
+
+    def __init__(self, values) -> None:
+        self._values = values
+        super().__init__(())
+
+    @property
+    def choices(self):
+        return self._values()
+
+    @choices.setter
+    def choices(self, _value) -> None:
+        pass
 
 
-def _setup_logging(level: str) -> None:
+def _flag(key: str, opt):
+    dest = key.replace(".", "__")
+    if opt.type is bool:
+        name = opt.flag.lstrip("-")
+        return click.option(f"--{name}/--no-{name}", dest, default=None, help=opt.help)
+    choices = opt.choices
+    kind = (LazyChoice(choices) if callable(choices) else click.Choice(choices)) if choices else opt.type
+    return click.option(opt.flag, dest, type=kind, default=None,
+                        help=f"{opt.help} [config {key}, default {opt.default!r}]")
+
+
+def config_options(*sections: str, keys: tuple[str, ...] = ()):
+    """One flag per configuration key of `sections` or `keys` (all when neither is named); flags override
+    the --config file."""
+    from edge_service.config import all_options
+
+    def wanted(key: str) -> bool:
+        section = key.rpartition(".")[0] or "device"
+        return (not sections and not keys) or section in sections or key in keys
+
+    def decorate(command):
+        for key, opt in reversed(all_options()):
+            if wanted(key):
+                command = _flag(key, opt)(command)
+        return click.option("--config", "config_path", type=InputFile("config file"), help="device TOML file")(command)
+    return decorate
+
+
+def load_config(config_path, options):
+    from edge_service.config import load_config as load
+    return load(config_path, {k.replace("__", "."): v for k, v in options.items()})
+
+
+def setup_logging(level: str) -> None:
     import logging
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="device TOML file")
-@config_options
+@config_options()
 def serve(config_path, **options) -> None:
     """Run the edge service until SIGINT / SIGTERM (or --frames are done)."""
-    config = _load_config(config_path, options)
-    _setup_logging(config["log.level"])
+    config = load_config(config_path, options)
+    setup_logging(config.log.level)
     from edge_service.service import serve as run_service
     counters = run_service(config)
-    click.echo(f"stopped: {counters.processed} frames processed, {counters.dropped} dropped, "
-               f"{counters.bad_frames} bad, {counters.inference_errors} failed", err=True)
+    click.echo(f"stopped: {counters.summary()}", err=True)
+
+
+def _backend_option(default: str):
+    from edge_service.config.sections import backend_names
+    return click.option("--backend", default=default, show_default=True, type=LazyChoice(backend_names),
+                        help="inference backend (only auto falls back to another)")
 
 
 @click.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", type=click.Path(path_type=Path), help="model folder (default: the shipped model)")
-@click.option("--backend", default="numpy", show_default=True,
-              type=click.Choice(["auto", "edgetpu", "litert", "tflite-runtime", "numpy"]))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out/layers"), show_default=True)
+@click.argument("images", nargs=-1, required=True)
+@model_option
+@_backend_option("numpy")
+@click.option("-o", "--output", type=OutputDir(), default="out/layers", show_default=True)
 def layers(images, model, backend, output) -> None:
-    """Show what the model sees in IMAGES: every layer's feature maps, in an HTML gallery."""
+    """Show what the model sees in IMAGES (files, folders, globs): every layer, in an HTML gallery."""
     from edge_service.offline import render_layers
     index, results = render_layers(list(images), model, backend, output)
-    for path, result in zip(images, results):
+    for path, result in results:
         top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in result.top)
         click.echo(f"{path}: {top}")
     click.echo(f"gallery: {index}")
 
 
 @click.command()
-@click.argument("model", required=False, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out/filters"), show_default=True)
+@model_option
+@click.option("-o", "--output", type=OutputDir(), default="out/filters", show_default=True)
 def filters(model, output) -> None:
     """Draw the convolution filters and weight matrices of MODEL."""
     from edge_service.offline import render_filters

@@ -1,0 +1,72 @@
+"""How a configuration field is declared: once, with its flag, help, default, bounds and choices."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from edge_service.errors import EdgeError
+
+
+class ConfigError(EdgeError):
+    """A configuration key that is unknown or has a bad value."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """Everything the flags, the TOML loader and the example config need to know about one key."""
+
+    flag: str
+    help: str
+    type: type
+    default: Any
+    choices: tuple | Callable[[], tuple] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    check: Callable[[Any], str] | None = None   # returns a complaint, or "" when the value is fine
+    example: Any = None                          # a value worth showing in the example config
+    comment: str = ""                            # a note for the example config (defaults to help)
+
+    def allowed(self) -> tuple:
+        return self.choices() if callable(self.choices) else self.choices
+
+    def validate(self, key: str, value: Any) -> Any:
+        """The value, converted where lossless (int -> float); ConfigError naming the key otherwise."""
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if (self.type is int and isinstance(value, bool)) or not isinstance(value, self.type):
+            raise ConfigError(f"{key}: expected {self.type.__name__}, got {value!r}")
+        allowed = self.allowed()
+        if allowed and value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"{key}: {value!r} is below the minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"{key}: {value!r} is above the maximum {self.maximum}")
+        complaint = self.check(value) if self.check else ""
+        if complaint:
+            raise ConfigError(f"{key}: {value!r} {complaint}")
+        return value
+
+
+def option(default: Any, flag: str, help: str, **details: Any) -> Any:
+    """A dataclass field carrying its Option; the field's type is the default's type."""
+    kind = details.pop("type", type(default))
+    return dataclasses.field(default=default, metadata={"option": Option(flag, help, kind, default, **details)})
+
+
+def options_of(section_type: type) -> list[tuple[str, Option]]:
+    """(field name, Option) for each declared field of a section, in declaration order."""
+    return [(f.name, f.metadata["option"]) for f in dataclasses.fields(section_type) if "option" in f.metadata]
+
+
+def no_topic_wildcards(value: str) -> str:
+    """MQTT topic levels may not hold the wildcards + and #: a broker refuses such a topic."""
+    return "must not contain the MQTT wildcards + or #" if any(c in value for c in "+#") else ""
+
+
+def topic_level(value: str) -> str:
+    """One topic level: no wildcards and no '/'."""
+    return no_topic_wildcards(value) or ("must not contain '/'" if "/" in value else "")

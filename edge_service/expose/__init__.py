@@ -1,0 +1,1 @@
+"""`unseen expose`: any .tflite made elsewhere becomes an unseen artefact with every layer an output."""

@@ -1,0 +1,255 @@
+"""The MQTT link: one paho client (paho-mqtt 2, VERSION2 callbacks) and the network thread that owns it.
+
+The thread connects with capped exponential backoff and jitter, tells its owner when a session
+starts, calls the owner's `tick` between network rounds, and passes PUBACKs and inbound messages
+on. A broker that refuses the credentials, the client id or the TLS session is `fatal`: retrying
+will not cure it, so `start(wait=True)` raises it as one clear error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import select
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge_service.errors import EdgeError
+
+log = logging.getLogger("unseen.mqtt")
+
+# CONNACK reasons that retrying will not cure: the user has to change something.
+REFUSALS = {"Not authorized", "Bad user name or password", "Client identifier not valid",
+            "Unsupported protocol version", "Banned", "Bad authentication method"}
+
+
+class MqttRefused(EdgeError):
+    """The broker refused the connection (credentials, TLS, protocol): fix the configuration."""
+
+
+@dataclass
+class MqttSettings:
+    host: str
+    port: int = 1883
+    protocol: str = "3.1.1"
+    client_id: str = ""
+    keepalive: int = 30
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    prefix: str = "unseen"
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    inflight: int = 64
+    discovery: bool = False
+    discovery_prefix: str = "homeassistant"
+    connect_timeout: float = 10.0
+    drain_seconds: float = 5.0     # on a clean stop, how long to wait for the outbox to empty
+
+    @property
+    def v5(self) -> bool:
+        return self.protocol == "5"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass
+class LinkHandlers:
+    """What the link's owner does on each event; every one runs on the network thread."""
+
+    connected: Callable[[paho.Client], None] = lambda client: None
+    tick: Callable[[paho.Client], None] = lambda client: None
+    puback: Callable[[int], None] = lambda mid: None
+    message: Callable[[paho.Client, str, bytes], None] = lambda client, topic, payload: None
+    goodbye: Callable[[paho.Client], None] = lambda client: None
+
+
+def make_client(settings: MqttSettings, client_id: str, will: tuple[str, bytes] | None) -> paho.Client:
+    """A paho client with the credentials, TLS and will of `settings`."""
+    protocol = paho.MQTTv5 if settings.v5 else paho.MQTTv311
+    kwargs = {} if settings.v5 else {"clean_session": True}
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kwargs)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password or None)
+    if settings.tls:
+        try:
+            client.tls_set(ca_certs=settings.ca_file or None, certfile=settings.cert_file or None,
+                           keyfile=settings.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise MqttRefused(f"MQTT TLS set-up failed: {exc}") from None
+    if will is not None:
+        client.will_set(will[0], will[1], qos=1, retain=True)
+    client.max_inflight_messages_set(settings.inflight)
+    return client
+
+
+class MqttLink:
+    def __init__(self, settings: MqttSettings, client_id: str, handlers: LinkHandlers,
+                 will: tuple[str, bytes] | None = None) -> None:
+        self.settings, self.handlers = settings, handlers
+        self.client = make_client(settings, client_id, will)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = lambda client, userdata, mid, reason_code, properties: handlers.puback(mid)
+        self.client.on_message = lambda client, userdata, message: handlers.message(client, message.topic,
+                                                                                   message.payload)
+        self.client.on_log = self._on_log
+        self.connected = threading.Event()
+        self.stopping = threading.Event()
+        self.first_outcome = threading.Event()
+        self.fatal = ""
+        self.attempted = False                 # connect() once, reconnect() after that
+        self.ever_connected = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.thread = threading.Thread(target=self._network, name="mqtt", daemon=True)
+
+    def wake(self) -> None:
+        """From any thread: the network thread runs a round (and its owner's tick) now, not at its timeout."""
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:  # a wake-up is already pending
+            pass
+
+    def _round(self, timeout: float) -> None:
+        """One network round on this thread only (paho is never entered from two threads at once):
+        wait for the socket or a wake-up, then read, write and keep the session alive."""
+        sock = self.client.socket()
+        if sock is None:
+            self.client.loop(timeout=timeout)  # not connected: paho notices and reports it
+            return
+        pending = getattr(sock, "pending", lambda: 0)()  # TLS may hold decrypted bytes select cannot see
+        try:
+            readable, writable, _ = select.select([sock, self._wake_r], [sock] if self.client.want_write() else [],
+                                                  [], 0 if pending else timeout)
+        except (OSError, ValueError):  # the socket closed under us: paho's next read says how
+            readable, writable = [sock], []
+        if self._wake_r in readable:
+            try:
+                os.read(self._wake_r, 4096)
+            except BlockingIOError:
+                pass
+        if pending or sock in readable:
+            if self.client.loop_read() != paho.MQTT_ERR_SUCCESS:
+                return
+        if sock in writable or self.client.want_write():
+            self.client.loop_write()
+        self.client.loop_misc()
+
+    def _refuse(self, message: str) -> None:
+        self.fatal = message
+        log.error(message)
+        self.first_outcome.set()
+
+    def _on_log(self, client, userdata, level, message: str) -> None:
+        # A broker that rejects the TLS session after the handshake (e.g. it requires a client
+        # certificate) only shows up here, as a failed read before any CONNACK.
+        s = self.settings
+        if level == paho.MQTT_LOG_ERR and s.tls and not self.ever_connected and "ssl" in message.lower():
+            hint = "" if s.cert_file else \
+                " (does the broker require a client certificate? --mqtt-cert-file and --mqtt-key-file)"
+            self._refuse(f"TLS with {s.address} failed: {message}{hint}")
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            message = f"MQTT broker {self.settings.address} refused the connection: {reason_code}"
+            if str(reason_code) in REFUSALS:
+                self._refuse(message)
+            else:
+                log.error(message)
+                self.first_outcome.set()
+            return
+        self.fatal = ""
+        self.connected.set()
+        self.ever_connected = True
+        self.first_outcome.set()
+        log.info("connected to %s", self.settings.address)
+        self.handlers.connected(client)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self.connected.is_set() and not self.stopping.is_set():
+            log.warning("disconnected from the broker (%s); results wait in the outbox", reason_code)
+        self.connected.clear()
+
+    def start(self, wait: bool = True) -> None:
+        """Starts connecting; with `wait`, a refused connection raises MqttRefused here."""
+        self.thread.start()
+        if wait:
+            self.first_outcome.wait(self.settings.connect_timeout)
+            if self.fatal:
+                self.stop()
+                raise MqttRefused(self.fatal)
+            if not self.connected.is_set():
+                log.warning("MQTT broker %s not reachable yet; results are kept in the outbox", self.settings.address)
+
+    def _connect_once(self) -> bool:
+        s = self.settings
+        try:
+            if not self.attempted:
+                self.attempted = True
+                self.client.connect(s.host, s.port, s.keepalive)
+            else:
+                self.client.reconnect()
+            return True
+        except ssl.SSLError as exc:
+            self._refuse(f"TLS with {s.address} failed: {exc.reason or exc}")
+        except (OSError, paho.WebsocketConnectionError) as exc:
+            log.warning("cannot reach MQTT broker %s (%s)", s.address, exc)
+        self.first_outcome.set()
+        return False
+
+    def _await_connack(self) -> None:
+        deadline = time.monotonic() + self.settings.connect_timeout
+        while not (self.connected.is_set() or self.fatal or self.stopping.is_set()) and time.monotonic() < deadline:
+            if self.client.loop(timeout=0.05) != paho.MQTT_ERR_SUCCESS:
+                break
+
+    def _network(self) -> None:
+        delay = self.settings.backoff_initial
+        while not self.stopping.is_set():
+            if not self.connected.is_set():
+                if self._connect_once():
+                    self._await_connack()
+                if not self.connected.is_set():
+                    if self.fatal:  # credentials or TLS: say so at every attempt, slowly
+                        delay = self.settings.backoff_max
+                    self.stopping.wait(min(delay, self.settings.backoff_max) * random.uniform(0.5, 1.0))
+                    delay = min(delay * 2, self.settings.backoff_max)
+                    continue
+                delay = self.settings.backoff_initial
+            self.handlers.tick(self.client)
+            self._round(0.1)
+        if self.connected.is_set():
+            self.handlers.goodbye(self.client)
+            self.client.disconnect()
+            self.client.loop(timeout=0.1)
+
+    def wait_published(self, info: paho.MQTTMessageInfo, seconds: float) -> None:
+        """On the network thread only: runs paho until `info` is acknowledged or `seconds` pass."""
+        deadline = time.monotonic() + seconds
+        while not info.is_published() and time.monotonic() < deadline:
+            self.client.loop(timeout=0.05)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake()
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
