@@ -12,7 +12,10 @@ from edge_service.kernels.windows import WindowedKernel
 FLOAT32_EXACT = 1 << 24
 # A shallow convolution (the conversion layer: 3x3 on one channel) has so few possible
 # accumulator values that a table of its exact requantized outputs is cheaper than requantizing.
-MAX_TABLE_ENTRIES = 1 << 23
+MAX_TABLE_ENTRIES = 1 << 21  # 2 MiB of int8: a 3x3 conversion layer of K = 8 takes about 1.5
+# Output pixels per band on that path: small enough that BLAS runs each product on one thread
+# (its threads fight over a busy CPU) and the band stays in cache.
+TABLE_BAND_PIXELS = 4096
 
 
 def per_channel_multipliers(input_scale: float, weight_scales: np.ndarray, output_scale: float,
@@ -66,21 +69,34 @@ class Conv2D(WindowedKernel):
         if spans.sum() > MAX_TABLE_ENTRIES or self.dtype != np.float32:
             return None
         starts = np.concatenate([[0], np.cumsum(spans)[:-1]])
-        channel = np.repeat(np.arange(len(spans)), spans)
-        dots = np.arange(int(spans.sum())) - starts[channel] + low[channel]
-        table = requantize(dots + self.bias_values[channel], self.multiplier[channel], self.shift[channel],
-                           self.output.zero_point, self.lo, self.hi)
+        table = np.empty(int(spans.sum()), np.int8)
+        for c in range(len(spans)):  # one channel at a time keeps the int64 temporaries small
+            dots = np.arange(low[c], high[c] + 1, dtype=np.int64)
+            table[starts[c]:starts[c] + spans[c]] = requantize(
+                dots + self.bias_values[c], self.multiplier[c], self.shift[c], self.output.zero_point, self.lo, self.hi)
         return table, (starts - low).astype(np.int32)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         shifted = (x.astype(np.int32) + self.input_offset).astype(self.dtype)
         # Padding is zero after the offset: TFLite skips those taps.
         cols = self.windows(shifted, 0)
+        if self.table is not None:
+            return self._run_tabled(cols)
         n, oh, ow = cols.shape[:3]
         acc = cols.reshape(n * oh * ow, -1) @ self.weights
-        if self.table is not None:
-            table, offsets = self.table
-            return table[acc.astype(np.int32) + offsets].reshape(self.output.shape)
         acc = acc.astype(np.int64) + self.bias_values
         return requantize(acc, self.multiplier, self.shift, self.output.zero_point,
                           self.lo, self.hi).reshape(self.output.shape)
+
+    def _run_tabled(self, cols: np.ndarray) -> np.ndarray:
+        """The table path, in bands of output rows: dot products, then a look-up of the exact output."""
+        table, offsets = self.table
+        n, oh, ow = cols.shape[:3]
+        depth, channels = self.weights.shape
+        out = np.empty((n, oh, ow, channels), np.int8)
+        step = max(1, TABLE_BAND_PIXELS // ow)
+        for b in range(n):
+            for r in range(0, oh, step):
+                acc = cols[b, r:r + step].reshape(-1, depth) @ self.weights
+                out[b, r:r + step] = table[acc.astype(np.int32) + offsets].reshape(-1, ow, channels)
+        return out.reshape(self.output.shape)
