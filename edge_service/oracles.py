@@ -25,11 +25,11 @@ class TflmOracle:
 class LiteRTOracle:
     """LiteRT's interpreter: BUILTIN_REF kernels preserving every tensor, or the default XNNPACK path."""
 
-    def __init__(self, model: bytes, reference: bool = True) -> None:
+    def __init__(self, model: bytes, reference: bool = True, threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
         kwargs = ({"experimental_op_resolver_type": OpResolverType.BUILTIN_REF,
                    "experimental_preserve_all_tensors": True} if reference else {})
-        self.interpreter = Interpreter(model_content=model, **kwargs)
+        self.interpreter = Interpreter(model_content=model, num_threads=threads, **kwargs)
         self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
 
