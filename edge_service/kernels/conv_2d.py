@@ -1,10 +1,16 @@
-"""CONV_2D, int8 with per-channel weights and int32 bias, as one BLAS matrix product."""
+"""CONV_2D, int8 with per-channel weights and int32 bias, as one BLAS matrix product.
+
+Fast path: the raw int8 input (padding holds its zero point) times the weights in float32,
+exact while every partial sum stays below 2^24, then `FloatRequant`. Where the check at
+load fails, the centred product is requantized by the integer path.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edge_service.kernels.fixedpoint import activation_range, quantize_multiplier, requantize
+from edge_service.kernels.float_requant import for_weights, tile_width
 from edge_service.kernels.registry import register
 from edge_service.kernels.windows import WindowedKernel
 
@@ -41,18 +47,37 @@ class Conv2D(WindowedKernel):
                              (o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)), o.get("padding"), ic)
         self.input_offset = -x.zero_point
         depth = kh * kw * ic
-        self.dtype = exact_float_dtype(depth)
-        self.weights = self.constant(1).reshape(oc, depth).T.astype(self.dtype)  # (KH*KW*C, OC)
+        weights = self.constant(1).reshape(oc, depth).T                    # (KH*KW*C, OC)
         self.bias_values = self.bias(2, oc)
         self.multiplier, self.shift = per_channel_multipliers(x.scale, w.scales, out.scale, oc)
         self.lo, self.hi = activation_range(o.get("fused_activation_function"), out.scale, out.zero_point)
+        self.rows = x.shape[0] * self.out_hw[0] * self.out_hw[1]
+        self.fast = for_weights(weights, x.zero_point, self.bias_values, self.multiplier, self.shift,
+                                out.zero_point, self.lo, self.hi)
+        if self.fast is not None:
+            self.weights = weights.astype(np.float32)
+            self.pointwise = (kh, kw, *self.stride) == (1, 1, 1, 1) and self.pad == (0, 0)
+            if not self.pointwise:
+                self.padded = self.padded_input(x.zero_point)
+            self.tile = tile_width(self.rows, oc)
+        else:
+            self.dtype = exact_float_dtype(depth)
+            self.weights = weights.astype(self.dtype)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
+        if self.fast is None:
+            return self.run_integer(x)
+        if self.pointwise:
+            cols = x.reshape(self.rows, -1).astype(np.float32)
+        else:
+            cols = self.padded.windows(x).reshape(self.rows, -1)
+        return self.fast.apply(cols @ self.weights, self.tile).reshape(self.output.shape)
+
+    def run_integer(self, x: np.ndarray) -> np.ndarray:
         shifted = (x.astype(np.int32) + self.input_offset).astype(self.dtype)
         # Padding is zero after the offset: TFLite skips those taps.
         cols = self.windows(shifted, 0)
-        n, oh, ow = cols.shape[:3]
-        acc = cols.reshape(n * oh * ow, -1) @ self.weights
+        acc = cols.reshape(self.rows, -1) @ self.weights
         acc = acc.astype(np.int64) + self.bias_values
         return requantize(acc, self.multiplier, self.shift, self.output.zero_point,
                           self.lo, self.hi).reshape(self.output.shape)

@@ -1,0 +1,144 @@
+"""Per-channel requantization as one float64 floor, used only where a check at load proves it exact.
+
+TFLite's MultiplyByQuantizedMultiplier rounds twice (SRDHM, then a rounding right shift).
+For a multiplier M in [2^30, 2^31), both roundings fold into one floor:
+  right shift e >= 1:  floor((a*M + 2^30 + 2^(30+e) - [a*M < -2^30] * 2^31) / 2^(31+e))
+  left shift L >= 0:   floor((a*M*2^L + 2^30) / 2^31)          (when a*2^L does not wrap)
+Every term is a multiple of one power of two, so float64 holds the value exactly while it
+stays under 2^53 of those units. The accumulators arrive as exact integers in float32; the
+result is clip(floor(acc * scale + const)) computed in float64, a function of acc alone and
+non-decreasing in it. `verify` compares it with the integer kernel on both sides of every
+output step of every channel, over every accumulator the weights allow: a monotone step
+function that agrees there agrees everywhere. A layer that fails runs the integer path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_service.kernels.fixedpoint import multiply_by_quantized_multiplier
+
+FLOAT32_EXACT = 1 << 24
+WINDOW = np.arange(-3, 4)  # accumulators tried around each estimated step
+
+
+def tile_width(rows: int, channels: int, longest: int = 2048) -> int:
+    """How many rows to lay side by side so per-channel constants broadcast over long rows."""
+    best = 1
+    for t in range(1, rows + 1):
+        if rows % t == 0 and t * channels <= longest:
+            best = t
+    return best
+
+
+class FloatRequant:
+    """clip(MBQM(acc + offset) + zero_point, lo, hi) for exact float32 accumulators of (rows, C)."""
+
+    def __init__(self, multiplier: np.ndarray, shift: np.ndarray, offset: np.ndarray, zero_point: int,
+                 lo: int, hi: int, acc_min: np.ndarray, acc_max: np.ndarray) -> None:
+        channels = len(offset)
+        self.multiplier = np.broadcast_to(np.asarray(multiplier, np.int64), (channels,)).copy()
+        self.shift = np.broadcast_to(np.asarray(shift, np.int64), (channels,)).copy()
+        self.offset = np.asarray(offset, np.int64)
+        self.zero_point, self.lo, self.hi = int(zero_point), int(lo), int(hi)
+        self.acc_min, self.acc_max = np.asarray(acc_min, np.int64), np.asarray(acc_max, np.int64)
+        self.exact = self._representable() and self._constants() and self.verify()
+
+    def _representable(self) -> bool:
+        m, shift = self.multiplier, self.shift
+        total = np.maximum(np.abs(self.acc_min + self.offset), np.abs(self.acc_max + self.offset))
+        left = np.maximum(shift, 0)
+        return bool(np.all((m >= 1 << 30) & (m < 1 << 31) & (shift >= -31) & (shift <= 30)
+                           & (total << left < 1 << 31)  # no int32 wrap before the multiply
+                           & (np.maximum(np.abs(self.acc_min), np.abs(self.acc_max)) < FLOAT32_EXACT)))
+
+    def _constants(self) -> bool:
+        """scale, const and the negative-side correction per channel, from exact integers."""
+        scale, const, step, below = [], [], [], []
+        for m, shift, offset in zip(self.multiplier.tolist(), self.shift.tolist(), self.offset.tolist()):
+            e = max(-shift, 0)
+            units = 31 + e                      # the value is an integer count of 2^-units
+            product = m << max(shift, 0)
+            nudge = (1 << 30) + ((1 << (30 + e)) if e else 0)
+            # the output is shifted so that `lo` lands on 0: uint8 truncation is then the floor
+            constant = offset * product + nudge + ((self.zero_point - self.lo) << units)
+            # Python divides integers correctly rounded; `verify` judges what rounding remains.
+            scale.append(product / (1 << units))
+            const.append(constant / (1 << units))
+            step.append(2.0 ** -e if e else 0.0)
+            # a*M < -2^30 holds from a = -1 down, or from -2 when M is exactly 2^30
+            below.append((-1 if m > 1 << 30 else -2) - offset)
+        self.scale = np.array(scale)
+        self.const = np.array(const)
+        self.step = np.array(step)
+        self.below = np.array(below, np.float32)  # acc <= below takes the correction
+        # Below the zero point nothing is ever clipped away only when lo < zero_point.
+        self.correct = self.lo < self.zero_point and bool(np.any(self.step))
+        self.top = float(self.hi - self.lo)
+        return bool(np.all(np.abs(self.below) < FLOAT32_EXACT))
+
+    def integer(self, acc: np.ndarray) -> np.ndarray:
+        """The reference: TFLite's integer requantization of int64 accumulators (rows, C)."""
+        out = multiply_by_quantized_multiplier(acc + self.offset, self.multiplier, self.shift) + self.zero_point
+        return np.clip(out, self.lo, self.hi).astype(np.int8)
+
+    def apply(self, acc: np.ndarray, tile: int = 1) -> np.ndarray:
+        """int8 outputs (rows, C) of exact float32 accumulators (rows, C); `tile` must divide rows."""
+        rows, channels = acc.shape
+        flat = acc.reshape(rows // tile, tile * channels)
+        constants = self._tiled(tile)
+        value = np.multiply(flat, constants[0], dtype=np.float64)
+        value += constants[1]
+        if self.correct:
+            np.subtract(value, constants[3], out=value, where=flat <= constants[2])
+        out = np.empty(flat.shape, np.uint8)
+        np.clip(value, 0.0, self.top, out=value)
+        np.copyto(out, value, casting="unsafe")  # truncation: the floor of a value >= 0
+        if self.lo:
+            out += np.uint8(self.lo & 0xFF)
+        return out.view(np.int8).reshape(rows, channels)
+
+    def _tiled(self, tile: int) -> tuple[np.ndarray, ...]:
+        cache = self.__dict__.setdefault("_tiles", {})
+        if tile not in cache:
+            cache[tile] = tuple(np.tile(c, tile) for c in (self.scale, self.const, self.below, self.step))
+        return cache[tile]
+
+    def verify(self) -> bool:
+        """True when `apply` equals `integer` on every accumulator the weights allow."""
+        lo_acc, hi_acc = self.acc_min.astype(np.float64), self.acc_max.astype(np.float64)
+        levels = np.arange(self.lo + 1, self.hi + 1, dtype=np.float64)[:, None]
+        # the accumulator where the ideal real-valued output crosses each level
+        estimate = np.round((levels - self.lo - self.const) / self.scale)
+        estimate = np.clip(estimate, lo_acc - 8, hi_acc + 8)
+        points = (estimate[None] + WINDOW[:, None, None]).reshape(-1, len(self.offset))
+        points = np.clip(np.concatenate([points, lo_acc[None], hi_acc[None]]), lo_acc, hi_acc).astype(np.int64)
+        expected = self.integer(points)
+        if not np.array_equal(self.apply(points.astype(np.float32)), expected):
+            return False
+        # Each step must fall inside its window (or outside the allowed accumulators).
+        window = expected[:-2].reshape(len(WINDOW), len(levels), -1).astype(np.int64)
+        k = levels.astype(np.int64)
+        first, last = window[0], window[-1]
+        at_min, at_max = expected[-2].astype(np.int64), expected[-1].astype(np.int64)
+        inside = (first < k) & (last >= k)
+        outside = (at_min >= k) | (at_max < k)
+        return bool(np.all(inside | outside))
+
+
+def for_weights(weights: np.ndarray, input_zero_point: int, bias: np.ndarray, multiplier, shift,
+                zero_point: int, lo: int, hi: int) -> FloatRequant | None:
+    """The fast requantizer of a product `x @ weights` (depth, C) of raw int8 x, or None.
+
+    The input zero point and the bias fold into the per-channel offset; padding must then
+    hold the zero point itself. None when float32 cannot hold every partial sum exactly
+    or the check at load fails: the caller runs the integer path.
+    """
+    w = weights.astype(np.int64)
+    if np.any(np.abs(w).sum(axis=0) * 128 >= FLOAT32_EXACT):
+        return None
+    offset = np.asarray(bias, np.int64) - input_zero_point * w.sum(axis=0)
+    acc_min = np.minimum(w * -128, w * 127).sum(axis=0)
+    acc_max = np.maximum(w * -128, w * 127).sum(axis=0)
+    requant = FloatRequant(multiplier, shift, offset, zero_point, lo, hi, acc_min, acc_max)
+    return requant if requant.exact else None
