@@ -1,7 +1,7 @@
 """Per-channel requantization as one float64 floor, used only where a check at load proves it exact.
 
 TFLite's MultiplyByQuantizedMultiplier rounds twice (SRDHM, then a rounding right shift).
-For a multiplier M in [2^30, 2^31), both roundings fold into one floor:
+For a multiplier 0 < M < 2^31, both roundings fold into one floor:
   right shift e >= 1:  floor((a*M + 2^30 + 2^(30+e) - [a*M < -2^30] * 2^31) / 2^(31+e))
   left shift L >= 0:   floor((a*M*2^L + 2^30) / 2^31)          (when a*2^L does not wrap)
 Every term is a multiple of one power of two, so float64 holds the value exactly while it
@@ -48,7 +48,7 @@ class FloatRequant:
         m, shift = self.multiplier, self.shift
         total = np.maximum(np.abs(self.acc_min + self.offset), np.abs(self.acc_max + self.offset))
         left = np.maximum(shift, 0)
-        return bool(np.all((m >= 1 << 30) & (m < 1 << 31) & (shift >= -31) & (shift <= 30)
+        return bool(np.all((m >= 1) & (m < 1 << 31) & (shift >= -31) & (shift <= 30)
                            & (total << left < 1 << 31)  # no int32 wrap before the multiply
                            & (np.maximum(np.abs(self.acc_min), np.abs(self.acc_max)) < FLOAT32_EXACT)))
 
@@ -66,8 +66,8 @@ class FloatRequant:
             scale.append(product / (1 << units))
             const.append(constant / (1 << units))
             step.append(2.0 ** -e if e else 0.0)
-            # a*M < -2^30 holds from a = -1 down, or from -2 when M is exactly 2^30
-            below.append((-1 if m > 1 << 30 else -2) - offset)
+            # a*M < -2^30 holds from a = -1 down when M > 2^30 (from -2 when M is 2^30, ...)
+            below.append(-((1 << 30) // m) - 1 - offset)
         self.scale = np.array(scale)
         self.const = np.array(const)
         self.step = np.array(step)
@@ -108,20 +108,22 @@ class FloatRequant:
         """True when `apply` equals `integer` on every accumulator the weights allow."""
         lo_acc, hi_acc = self.acc_min.astype(np.float64), self.acc_max.astype(np.float64)
         levels = np.arange(self.lo + 1, self.hi + 1, dtype=np.float64)[:, None]
-        # the accumulator where the ideal real-valued output crosses each level
-        estimate = np.round((levels - self.lo - self.const) / self.scale)
-        estimate = np.clip(estimate, lo_acc - 8, hi_acc + 8)
+        # the accumulator where the ideal real-valued output crosses each level, with and
+        # without the negative-side correction (it moves the step by 2^31 / M accumulators)
+        estimates = [np.round((levels - self.lo - self.const + extra) / self.scale)
+                     for extra in ((0.0, self.step) if self.correct else (0.0,))]
+        estimate = np.clip(np.concatenate(estimates), lo_acc - 8, hi_acc + 8)
         points = (estimate[None] + WINDOW[:, None, None]).reshape(-1, len(self.offset))
         points = np.clip(np.concatenate([points, lo_acc[None], hi_acc[None]]), lo_acc, hi_acc).astype(np.int64)
         expected = self.integer(points)
         if not np.array_equal(self.apply(points.astype(np.float32)), expected):
             return False
         # Each step must fall inside its window (or outside the allowed accumulators).
-        window = expected[:-2].reshape(len(WINDOW), len(levels), -1).astype(np.int64)
+        windows = expected[:-2].reshape(len(WINDOW), len(estimates), len(levels), len(self.offset))
+        windows = windows.astype(np.int64)
         k = levels.astype(np.int64)
-        first, last = window[0], window[-1]
+        inside = np.any((windows[0] < k) & (windows[-1] >= k), axis=0)
         at_min, at_max = expected[-2].astype(np.int64), expected[-1].astype(np.int64)
-        inside = (first < k) & (last >= k)
         outside = (at_min >= k) | (at_max < k)
         return bool(np.all(inside | outside))
 
