@@ -23,7 +23,10 @@ class RunResult:
 
 
 class NumpyInterpreter:
-    """`tflm` mode is TFLite Micro's arithmetic; `litert-ref` is LiteRT's BUILTIN_REF kernels."""
+    """`tflm` mode is TFLite Micro's arithmetic; `litert-ref` is LiteRT's BUILTIN_REF kernels.
+
+    Kernels keep scratch buffers between frames: run one frame at a time per interpreter.
+    """
 
     def __init__(self, model: bytes | Graph, mode: str = "tflm") -> None:
         if mode not in MODES:
@@ -45,6 +48,10 @@ class NumpyInterpreter:
                 raise ModelError(f"operator {kernel.op.index} ({kernel.op.op}) must have one output")
         self.input = self.graph.tensors[self.graph.inputs[0]]
         self.names = _unique_names(self.graph)
+        # Each frame starts from the constants; ops then fill in the tensors they write.
+        self._constants = [t.data for t in self.graph.tensors]
+        self._plan = [(k.run, [i for i in k.op.inputs if i >= 0], k.op.outputs[0]) for k in self.kernels]
+        self._output_names = [(self.names[i], i) for i in self.graph.outputs]
 
     def run(self, x: np.ndarray, intermediate: bool = False) -> dict[str, np.ndarray] | RunResult:
         """The outputs by name; with `intermediate`, a RunResult of every tensor and op time."""
@@ -52,25 +59,24 @@ class NumpyInterpreter:
         if tuple(x.shape) != tuple(self.input.shape) or x.dtype != self.input.dtype:
             raise FrameError(f"input must be {self.input.dtype} of shape {list(self.input.shape)}, "
                              f"got {x.dtype} {list(x.shape)}")
-        values: dict[int, np.ndarray] = {self.graph.inputs[0]: x}
+        values = self._constants.copy()
+        values[self.graph.inputs[0]] = x
+        if not intermediate:
+            for run, inputs, output in self._plan:
+                values[output] = run(*[values[i] for i in inputs])
+            return {name: values[i] for name, i in self._output_names}
         result = RunResult()
-        for kernel in self.kernels:
-            op = kernel.op
-            args = [values[i] if i in values else self.graph.tensors[i].data
-                    for i in op.inputs if i >= 0]
-            start = time.perf_counter()
-            out = kernel.run(*args)
-            elapsed = time.perf_counter() - start
-            index = op.outputs[0]
-            values[index] = out
-            if intermediate:
-                result.tensors[self.names[index]] = out
-                result.by_index[index] = out
-                result.op_seconds[self.names[index]] = elapsed
-        if intermediate:
-            return result
-        return {self.names[i]: values[i] if i in values else self.graph.tensors[i].data
-                for i in self.graph.outputs}
+        clock = time.perf_counter
+        for run, inputs, output in self._plan:
+            start = clock()
+            out = run(*[values[i] for i in inputs])
+            elapsed = clock() - start
+            values[output] = out
+            name = self.names[output]
+            result.tensors[name] = out
+            result.by_index[output] = out
+            result.op_seconds[name] = elapsed
+        return result
 
 
 def _unique_names(graph: Graph) -> dict[int, str]:

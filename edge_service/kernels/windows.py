@@ -57,12 +57,14 @@ class PaddedInput:
         self.buffer = np.full((n, need_h, need_w, c), fill, dtype)
         self.interior = self.buffer[:, ph:ph + h, pw:pw + w, :]
         s = self.buffer.strides
-        self.view = np.lib.stride_tricks.as_strided(
-            self.buffer, shape=(n, oh, ow, kh, kw, c),
-            strides=(s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]), writeable=False)
+        if dw == 1:  # a window's row is kw*c contiguous values: copy them as one run
+            shape, strides = (n, oh, ow, kh, kw * c), (s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[3])
+        else:
+            shape, strides = (n, oh, ow, kh, kw, c), (s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3])
+        self.view = np.lib.stride_tricks.as_strided(self.buffer, shape=shape, strides=strides, writeable=False)
 
     def windows(self, x: np.ndarray) -> np.ndarray:
-        """(N, OH, OW, KH, KW, C) views of this frame's x, converted to the buffer's type."""
+        """(N, OH, OW, KH, KW*C) (or KH, KW, C) views of this frame's x, in the buffer's type."""
         np.copyto(self.interior, x, casting="unsafe")
         return self.view
 
