@@ -1,8 +1,11 @@
 """CONV_2D, int8 with per-channel weights and int32 bias, as one BLAS matrix product.
 
-Fast path: the raw int8 input (padding holds its zero point) times the weights in float32,
-exact while every partial sum stays below 2^24, then `FloatRequant`. Where the check at
-load fails, the centred product is requantized by the integer path.
+Fast paths, both exact and timed against each other at load: the raw int8 input (padding
+holds its zero point) times the weights in float32, exact while every partial sum stays
+below 2^24, then `FloatRequant.apply`; or [raw input, 1] times weights that fold in the
+scale and the constant, in float64, where every partial sum is provably a whole number of
+units below 2^53 (then only clip and cast remain). Where the check at load fails, the
+centred product is requantized by the integer path.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 from edge_service.kernels.fixedpoint import activation_range, quantize_multiplier, requantize
 from edge_service.kernels.float_requant import for_weights, tile_width
 from edge_service.kernels.registry import register
+from edge_service.kernels.variants import fastest, random_int8
 from edge_service.kernels.windows import WindowedKernel
 
 # A float32 sum is exact while every partial sum stays below 2^24.
@@ -54,24 +58,52 @@ class Conv2D(WindowedKernel):
         self.rows = x.shape[0] * self.out_hw[0] * self.out_hw[1]
         self.fast = for_weights(weights, x.zero_point, self.bias_values, self.multiplier, self.shift,
                                 out.zero_point, self.lo, self.hi)
+        self.dtype = exact_float_dtype(depth)
+        self.weights = weights.astype(self.dtype)
         if self.fast is not None:
-            self.weights = weights.astype(np.float32)
-            self.pointwise = (kh, kw, *self.stride) == (1, 1, 1, 1) and self.pad == (0, 0)
+            self.prepare_fast(weights, x.zero_point)
+
+    def prepare_fast(self, weights: np.ndarray, zero_point: int) -> None:
+        kh, kw = self.kh, self.kw
+        self.pointwise = (kh, kw, *self.stride) == (1, 1, 1, 1) and self.pad == (0, 0)
+        self.tile = tile_width(self.rows, weights.shape[1])
+        self.single = weights.astype(np.float32)
+        variants = {"float32": self.run_float32}
+        folded = self.fast.folded(weights)
+        if folded is not None:
+            self.folded = folded
+            depth = weights.shape[0]
+            self.columns = np.ones((self.rows, depth + 1))   # the last column multiplies the constant
+            self.column_view = self.columns[:, :depth]
             if not self.pointwise:
-                self.padded = self.padded_input(x.zero_point)
-            self.tile = tile_width(self.rows, oc)
-        else:
-            self.dtype = exact_float_dtype(depth)
-            self.weights = weights.astype(self.dtype)
+                self.padded64 = self.padded_input(zero_point, np.float64)
+                self.column_view = self.columns[:, :depth].reshape(self.padded64.view.shape)
+            if np.shares_memory(self.column_view, self.columns):  # a view, so copies land in place
+                variants["folded float64"] = self.run_folded
+        if not self.pointwise:
+            self.padded = self.padded_input(zero_point)
+        choice = fastest(variants, random_int8(self.input_shape))
+        self.variant = choice
+        self.fast_run = variants.get(choice)
+        if choice is None:
+            self.fast = None
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         if self.fast is None:
             return self.run_integer(x)
+        return self.fast_run(x)
+
+    def run_float32(self, x: np.ndarray) -> np.ndarray:
         if self.pointwise:
             cols = x.reshape(self.rows, -1).astype(np.float32)
         else:
             cols = self.padded.windows(x).reshape(self.rows, -1)
-        return self.fast.apply(cols @ self.weights, self.tile).reshape(self.output.shape)
+        return self.fast.apply(cols @ self.single, self.tile).reshape(self.output.shape)
+
+    def run_folded(self, x: np.ndarray) -> np.ndarray:
+        source = x.reshape(self.rows, -1) if self.pointwise else self.padded64.windows(x)
+        np.copyto(self.column_view, source, casting="unsafe")
+        return self.fast.finish(self.columns @ self.folded, self.tile).reshape(self.output.shape)
 
     def run_integer(self, x: np.ndarray) -> np.ndarray:
         shifted = (x.astype(np.int32) + self.input_offset).astype(self.dtype)

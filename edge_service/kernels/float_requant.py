@@ -54,7 +54,7 @@ class FloatRequant:
 
     def _constants(self) -> bool:
         """scale, const and the negative-side correction per channel, from exact integers."""
-        scale, const, step, below = [], [], [], []
+        scale, const, step, below, middle, self.units = [], [], [], [], [], []
         for m, shift, offset in zip(self.multiplier.tolist(), self.shift.tolist(), self.offset.tolist()):
             e = max(-shift, 0)
             units = 31 + e                      # the value is an integer count of 2^-units
@@ -68,14 +68,16 @@ class FloatRequant:
             step.append(2.0 ** -e if e else 0.0)
             # a*M < -2^30 holds from a = -1 down when M > 2^30 (from -2 when M is 2^30, ...)
             below.append(-((1 << 30) // m) - 1 - offset)
-        self.scale = np.array(scale)
-        self.const = np.array(const)
-        self.step = np.array(step)
+            # the value half an accumulator above `below`: splits the two sides exactly
+            middle.append(((2 * below[-1] + 1) * product + 2 * constant) / (1 << (units + 1)))
+            self.units.append((product, constant))
+        self.scale, self.const, self.step = np.array(scale), np.array(const), np.array(step)
         self.below = np.array(below, np.float32)  # acc <= below takes the correction
+        self.middle = np.array(middle)
         # Below the zero point nothing is ever clipped away only when lo < zero_point.
         self.correct = self.lo < self.zero_point and bool(np.any(self.step))
         self.top = float(self.hi - self.lo)
-        return bool(np.all(np.abs(self.below) < FLOAT32_EXACT))
+        return bool(np.all(np.abs(below) < FLOAT32_EXACT))
 
     def integer(self, acc: np.ndarray) -> np.ndarray:
         """The reference: TFLite's integer requantization of int64 accumulators (rows, C)."""
@@ -86,14 +88,36 @@ class FloatRequant:
         """int8 outputs (rows, C) of exact float32 accumulators (rows, C); `tile` must divide rows."""
         rows, channels = acc.shape
         flat = acc.reshape(rows // tile, tile * channels)
-        constants = self._tiled(tile)
-        value = np.multiply(flat, constants[0], dtype=np.float64)
-        value += constants[1]
-        if self.correct:
-            np.subtract(value, constants[3], out=value, where=flat <= constants[2])
-        out = np.empty(flat.shape, np.uint8)
+        scale, const, below, step, _ = self._tiled(tile)
+        value = flat.astype(np.float64)
+        value *= scale
+        value += const
+        return self._finish(value, flat <= below if self.correct else None, step, rows, channels)
+
+    def folded(self, weights: np.ndarray) -> np.ndarray | None:
+        """(depth + 1, C) float64 weights whose product with [raw x, 1] is the value itself.
+
+        None unless every partial sum of every input is a whole number of units below 2^53:
+        then BLAS computes the value exactly in any order, as `apply` does.
+        """
+        w = weights.astype(np.int64)
+        magnitude = (np.abs(w).sum(axis=0) * 128).tolist()
+        if any(a * p + abs(c) >= 1 << 53 for a, (p, c) in zip(magnitude, self.units)):
+            return None
+        return np.vstack([w * self.scale, self.const[None]])
+
+    def finish(self, value: np.ndarray, tile: int = 1) -> np.ndarray:
+        """int8 outputs (rows, C) of the exact values (rows, C) a `folded` product gives; reuses value."""
+        rows, channels = value.shape
+        flat = value.reshape(rows // tile, tile * channels)
+        *_, step, middle = self._tiled(tile)
+        return self._finish(flat, flat < middle if self.correct else None, step, rows, channels)
+
+    def _finish(self, value: np.ndarray, negative, step: np.ndarray, rows: int, channels: int) -> np.ndarray:
+        if negative is not None:
+            value -= np.multiply(negative, step)
         np.clip(value, 0.0, self.top, out=value)
-        np.copyto(out, value, casting="unsafe")  # truncation: the floor of a value >= 0
+        out = value.astype(np.uint8)  # truncation: the floor of a value >= 0
         if self.lo:
             out += np.uint8(self.lo & 0xFF)
         return out.view(np.int8).reshape(rows, channels)
@@ -101,7 +125,8 @@ class FloatRequant:
     def _tiled(self, tile: int) -> tuple[np.ndarray, ...]:
         cache = self.__dict__.setdefault("_tiles", {})
         if tile not in cache:
-            cache[tile] = tuple(np.tile(c, tile) for c in (self.scale, self.const, self.below, self.step))
+            cache[tile] = tuple(np.tile(c, tile) for c in (self.scale, self.const, self.below, self.step,
+                                                            self.middle))
         return cache[tile]
 
     def verify(self) -> bool:
