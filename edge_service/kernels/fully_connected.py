@@ -14,6 +14,7 @@ from edge_service.kernels.conv_2d import exact_float_dtype, per_channel_multipli
 from edge_service.kernels.fixedpoint import activation_range, quantize_multiplier, requantize
 from edge_service.kernels.float_requant import for_weights, tile_width
 from edge_service.kernels.registry import Kernel, register
+from edge_service.kernels.variants import fastest, random_int8
 
 
 @register("FULLY_CONNECTED")
@@ -52,11 +53,30 @@ class FullyConnected(Kernel):
         self.fast = None if self.mode == "litert-ref" else for_weights(
             weights, x.zero_point, self.bias_values, self.multiplier, self.shift, out.zero_point, self.lo, self.hi)
         self.tile = tile_width(self.rows, units)
+        self.variant = None
+        if self.fast is not None:
+            variants = {"float32": self.run_float32}
+            self.folded = self.fast.folded(weights)
+            if self.folded is not None:
+                self.columns = np.ones((self.rows, depth + 1))  # the last column multiplies the constant
+                variants["folded float64"] = self.run_folded
+            self.variant = fastest(variants, random_int8(tuple(x.shape)))
+            self.fast_run = variants.get(self.variant)
+            if self.variant is None:
+                self.fast = None
+
+    def run_float32(self, x: np.ndarray) -> np.ndarray:
+        raw = x.reshape(self.rows, -1).astype(self.dtype) @ self.weights
+        return self.fast.apply(raw, self.tile).reshape(self.output.shape)
+
+    def run_folded(self, x: np.ndarray) -> np.ndarray:
+        np.copyto(self.columns[:, :-1], x.reshape(self.rows, -1), casting="unsafe")
+        return self.fast.finish(self.columns @ self.folded, self.tile).reshape(self.output.shape)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
-        raw = x.reshape(self.rows, -1).astype(self.dtype) @ self.weights
         if self.fast is not None:
-            return self.fast.apply(raw, self.tile).reshape(self.output.shape)
+            return self.fast_run(x)
+        raw = x.reshape(self.rows, -1).astype(self.dtype) @ self.weights
         acc = raw.astype(np.float64) + self.offset   # exact integers, well below 2^53
         if self.mode == "litert-ref":
             scaled = acc * self.real_scale

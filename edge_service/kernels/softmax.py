@@ -70,8 +70,24 @@ class Softmax(Kernel):
         exps = np.where(diffs >= self.diff_min, exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS), 0)
         self.exp_table = exps                                                     # index: diff + 255
         self.accumulate_table = rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS)
+        self.exp_list, self.accumulate_list = exps.tolist(), self.accumulate_table.tolist()
+        self.short = x.size <= 64 and len(x.shape) > 0 and x.size == x.shape[-1]
+
+    def run_short(self, x: np.ndarray) -> np.ndarray:
+        """One short row in Python integers: fewer steps than numpy calls on ten values."""
+        values = x.ravel().tolist()
+        top = max(values) - 255
+        positions = [v - top for v in values]
+        scale, bits = reciprocal(sum(self.accumulate_list[p] for p in positions), ACCUMULATION_INTEGER_BITS)
+        exponent = bits + 31 - 8
+        half = 1 << (exponent - 1)
+        exps = self.exp_list
+        out = [min((((exps[p] * scale + (1 << 30)) >> 31) + half >> exponent) - 128, 127) for p in positions]
+        return np.array(out, np.int8).reshape(x.shape)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
+        if self.short:
+            return self.run_short(x)
         rows = x.reshape(-1, x.shape[-1]).astype(np.int64)
         position = rows - rows.max(axis=1, keepdims=True) + 255
         exps = self.exp_table[position]
