@@ -18,7 +18,13 @@ import numpy as np
 
 from edge_service.kernels.fixedpoint import multiply_by_quantized_multiplier
 
+try:  # the clip ufunc itself: np.clip adds a Python layer that costs more than small arrays do
+    from numpy._core.umath import clip as _clip
+except ImportError:  # numpy < 2
+    from numpy.core.umath import clip as _clip
+
 FLOAT32_EXACT = 1 << 24
+SMALL = 4096  # below this many values, fewer numpy calls beat faster loops (same arithmetic)
 WINDOW = np.arange(-3, 4)  # accumulators tried around each estimated step
 
 
@@ -77,6 +83,7 @@ class FloatRequant:
         # Below the zero point nothing is ever clipped away only when lo < zero_point.
         self.correct = self.lo < self.zero_point and bool(np.any(self.step))
         self.top = float(self.hi - self.lo)
+        self.lo_byte = np.uint8(self.lo & 0xFF)  # adding it modulo 256 maps 0..255 onto lo..hi
         return bool(np.all(np.abs(below) < FLOAT32_EXACT))
 
     def integer(self, acc: np.ndarray) -> np.ndarray:
@@ -87,10 +94,13 @@ class FloatRequant:
     def apply(self, acc: np.ndarray, tile: int = 1) -> np.ndarray:
         """int8 outputs (rows, C) of exact float32 accumulators (rows, C); `tile` must divide rows."""
         rows, channels = acc.shape
-        flat = acc.reshape(rows // tile, tile * channels)
+        flat = acc.reshape(rows // tile, tile * channels) if tile > 1 else acc
         scale, const, below, step, _ = self._tiled(tile)
-        value = flat.astype(np.float64)
-        value *= scale
+        if flat.size <= SMALL:
+            value = flat * scale                  # float32 widened to float64, then multiplied
+        else:
+            value = flat.astype(np.float64)
+            value *= scale
         value += const
         return self._finish(value, flat <= below if self.correct else None, step, rows, channels)
 
@@ -109,17 +119,17 @@ class FloatRequant:
     def finish(self, value: np.ndarray, tile: int = 1) -> np.ndarray:
         """int8 outputs (rows, C) of the exact values (rows, C) a `folded` product gives; reuses value."""
         rows, channels = value.shape
-        flat = value.reshape(rows // tile, tile * channels)
+        flat = value.reshape(rows // tile, tile * channels) if tile > 1 else value
         *_, step, middle = self._tiled(tile)
         return self._finish(flat, flat < middle if self.correct else None, step, rows, channels)
 
     def _finish(self, value: np.ndarray, negative, step: np.ndarray, rows: int, channels: int) -> np.ndarray:
         if negative is not None:
-            value -= np.multiply(negative, step)
-        np.clip(value, 0.0, self.top, out=value)
+            value -= np.multiply(negative, step)  # subtracting 0.0 elsewhere changes nothing
+        _clip(value, 0.0, self.top, out=value)
         out = value.astype(np.uint8)  # truncation: the floor of a value >= 0
         if self.lo:
-            out += np.uint8(self.lo & 0xFF)
+            np.add(out, self.lo_byte, out=out)
         return out.view(np.int8).reshape(rows, channels)
 
     def _tiled(self, tile: int) -> tuple[np.ndarray, ...]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-TRIES = 5
+TRIES = 7
 
 
 def fastest(variants: dict[str, Callable[[np.ndarray], np.ndarray]], sample: np.ndarray) -> str | None:
