@@ -1,9 +1,9 @@
 """DEPTHWISE_CONV_2D with a depth multiplier, int8 per-channel.
 
-Fast paths, timed against each other at load: each tap one float32 multiply-add over the
-whole frame, on rows made contiguous (stride 1 reads shifted slices of the padded input;
-stride s first splits it into s x s phase planes), per-channel weights tiled along the row;
-or, quicker for small frames, one float32 einsum over the strided windows. Then
+Fast paths, timed against each other at load: one float32 einsum per phase plane over
+rows made contiguous (stride 1 reads shifted slices of the padded input; stride s first
+splits it into s x s phase planes), per-channel weights tiled along the row so the inner
+loop runs over OW*C values; or one float32 einsum over the strided windows. Then
 `FloatRequant`. The raw int8 input is exact in float32 here: |partial sums| <= 128 * sum |w|
 < 2^24, checked at load.
 """
@@ -49,7 +49,7 @@ class DepthwiseConv2D(WindowedKernel):
             self.prepare_taps(x.zero_point)
 
     def prepare_taps(self, zero_point: int) -> None:
-        """Where each tap reads, as (plane, row offset, column offset), with its tiled weights."""
+        """Strided views for both variants; the phase planes for the row variant."""
         n, oh, ow, oc = self.output.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
         self.input_shape = (*self.input_shape[:3], oc)  # after repeating channels for the multiplier
@@ -60,25 +60,49 @@ class DepthwiseConv2D(WindowedKernel):
             strides=(s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]), writeable=False)
         self.single = self.weights.astype(np.float32)
         self.tile = tile_width(n * oh * ow, oc)
-        variants = {"einsum": self.run_einsum}
+        variants = {"windows einsum": self.run_windows}
         if (dh, dw) == (1, 1) or (sh, sw) == (1, 1):
-            self.phases = (sh, sw) if (dh, dw) == (1, 1) else (1, 1)
-            ph_, pw_ = self.phases
-            hp, wp = self.padded.buffer.shape[1:3]
-            self.planes = [[np.zeros((n, -(-(hp - a) // ph_), -(-(wp - b) // pw_), oc), np.float32)
-                            for b in range(pw_)] for a in range(ph_)]
-            self.taps = []
-            for i in range(self.kh):
-                for j in range(self.kw):
-                    r, c = i * dh, j * dw
-                    tiled = np.tile(self.single[i, j], ow)
-                    self.taps.append((r % ph_, c % pw_, r // ph_, (c // pw_) * oc, tiled))
-            variants["taps"] = self.run_taps
+            self.prepare_rows()
+            variants["rows einsum"] = self.run_rows
         sample = random_int8((*self.input_shape[:3], oc // self.depth_multiplier))
         self.variant = fastest(variants, sample)
         self.fast_run = variants.get(self.variant)
         if self.variant is None:
             self.fast = None
+
+    def prepare_rows(self) -> None:
+        """Per phase plane, a (N, OH, taps down, taps across, OW*C) view with contiguous rows.
+
+        Stride s splits the padded input into s x s planes, so that every tap of a plane
+        reads OW*C consecutive values; per-channel weights are tiled along that row.
+        """
+        n, oh, ow, oc = self.output.shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        if (sh, sw) == (1, 1):
+            self.planes, steps = [self.padded.buffer], (dh, dw)
+        else:
+            self.planes, steps = [], (1, 1)
+        hp, wp = self.padded.buffer.shape[1:3]
+        self.plane_sources = []
+        self.row_views = []
+        for a in range(sh if (sh, sw) != (1, 1) else 1):
+            for b in range(sw if (sh, sw) != (1, 1) else 1):
+                rows, cols = range(a, self.kh, sh) if sh > 1 else range(self.kh), \
+                    range(b, self.kw, sw) if sw > 1 else range(self.kw)
+                if not len(rows) or not len(cols):
+                    continue
+                if (sh, sw) != (1, 1):
+                    plane = np.zeros((n, -(-(hp - a) // sh), -(-(wp - b) // sw), oc), np.float32)
+                    self.planes.append(plane)
+                    self.plane_sources.append((plane, (slice(None), slice(a, None, sh), slice(b, None, sw))))
+                else:
+                    plane = self.planes[0]
+                st = plane.strides
+                view = np.lib.stride_tricks.as_strided(
+                    plane, shape=(n, oh, len(rows), len(cols), ow * oc),
+                    strides=(st[0], st[1], st[1] * steps[0], st[2] * steps[1], st[3]), writeable=False)
+                weights = np.stack([np.stack([np.tile(self.single[i, j], ow) for j in cols]) for i in rows])
+                self.row_views.append((view, weights))
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         if self.fast is None:
@@ -89,33 +113,20 @@ class DepthwiseConv2D(WindowedKernel):
         acc = self.fast_run()  # (N, OH, OW*C) or (N, OH, OW, C): C is innermost either way
         return self.fast.apply(acc.reshape(-1, self.output.shape[3]), self.tile).reshape(self.output.shape)
 
-    def run_einsum(self, x: np.ndarray | None = None) -> np.ndarray:
+    def run_windows(self, x: np.ndarray | None = None) -> np.ndarray:
         if x is not None:
-            return self._sample(x, self.run_einsum)
+            return self._sample(x, self.run_windows)
         return np.einsum("nhwijc,ijc->nhwc", self.windows6, self.single)
 
-    def run_taps(self, x: np.ndarray | None = None) -> np.ndarray:
+    def run_rows(self, x: np.ndarray | None = None) -> np.ndarray:
         if x is not None:
-            return self._sample(x, self.run_taps)
-        n, oh, ow, oc = self.output.shape
-        ph_, pw_ = self.phases
-        if (ph_, pw_) == (1, 1):
-            self.planes[0][0] = self.padded.buffer
-        else:
-            for a in range(ph_):
-                for b in range(pw_):
-                    np.copyto(self.planes[a][b], self.padded.buffer[:, a::ph_, b::pw_, :])
-        flat = [[p.reshape(n, p.shape[1], -1) for p in row] for row in self.planes]
-        width = ow * oc
-        acc = np.empty((n, oh, width), np.float32)
-        term = np.empty_like(acc)
-        for k, (a, b, r, c, tiled) in enumerate(self.taps):
-            view = flat[a][b][:, r:r + oh, c:c + width]
-            if k == 0:
-                np.multiply(view, tiled, out=acc)
-            else:
-                np.multiply(view, tiled, out=term)
-                acc += term
+            return self._sample(x, self.run_rows)
+        for plane, source in self.plane_sources:
+            np.copyto(plane, self.padded.buffer[source])
+        acc = None
+        for view, weights in self.row_views:
+            part = np.einsum("nhijx,ijx->nhx", view, weights)
+            acc = part if acc is None else np.add(acc, part, out=acc)
         return acc
 
     def _sample(self, x: np.ndarray, variant) -> np.ndarray:
