@@ -87,6 +87,10 @@ class Conv2D(WindowedKernel):
         self.fast_run = variants.get(choice)
         if choice is None:
             self.fast = None
+        # Keep only the chosen variant's buffers.
+        unused = ("columns", "column_view", "padded64", "folded") if choice == "float32" else ("padded", "single")
+        for name in unused:
+            self.__dict__.pop(name, None)
 
     def run(self, x: np.ndarray, *_constants: np.ndarray) -> np.ndarray:
         if self.fast is None:

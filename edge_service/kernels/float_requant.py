@@ -25,7 +25,7 @@ except ImportError:  # numpy < 2
 
 FLOAT32_EXACT = 1 << 24
 SMALL = 4096  # below this many values, fewer numpy calls beat faster loops (same arithmetic)
-WINDOW = np.arange(-3, 4)  # accumulators tried around each estimated step
+WINDOW = np.arange(-2, 3)  # accumulators tried around each estimated step
 
 
 def tile_width(rows: int, channels: int, longest: int = 2048) -> int:
