@@ -54,9 +54,10 @@ class FloatRequant:
         m, shift = self.multiplier, self.shift
         total = np.maximum(np.abs(self.acc_min + self.offset), np.abs(self.acc_max + self.offset))
         left = np.maximum(shift, 0)
-        return bool(np.all((m >= 1) & (m < 1 << 31) & (shift >= -31) & (shift <= 30)
-                           & (total << left < 1 << 31)  # no int32 wrap before the multiply
-                           & (np.maximum(np.abs(self.acc_min), np.abs(self.acc_max)) < FLOAT32_EXACT)))
+        ok = ((m >= 1) & (m < 1 << 31) & (shift >= -31) & (shift <= 30)
+              & (total << left < 1 << 31)  # no int32 wrap before the multiply
+              & (np.maximum(np.abs(self.acc_min), np.abs(self.acc_max)) < FLOAT32_EXACT))
+        return self.lo <= self.hi and bool(np.all(ok))
 
     def _constants(self) -> bool:
         """scale, const and the negative-side correction per channel, from exact integers."""
