@@ -78,29 +78,23 @@ class DepthwiseConv2D(WindowedKernel):
         """
         n, oh, ow, oc = self.output.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        if (sh, sw) == (1, 1):
-            self.planes, steps = [self.padded.buffer], (dh, dw)
-        else:
-            self.planes, steps = [], (1, 1)
+        strided = (sh, sw) != (1, 1)   # then dilation is 1 (the caller checked)
         hp, wp = self.padded.buffer.shape[1:3]
-        self.plane_sources = []
-        self.row_views = []
-        for a in range(sh if (sh, sw) != (1, 1) else 1):
-            for b in range(sw if (sh, sw) != (1, 1) else 1):
-                rows, cols = range(a, self.kh, sh) if sh > 1 else range(self.kh), \
-                    range(b, self.kw, sw) if sw > 1 else range(self.kw)
-                if not len(rows) or not len(cols):
+        self.plane_sources, self.row_views = [], []
+        for a in range(sh):
+            for b in range(sw):
+                rows, cols = range(a, self.kh, sh), range(b, self.kw, sw)
+                if not rows or not cols:
                     continue
-                if (sh, sw) != (1, 1):
+                if strided:
                     plane = np.zeros((n, -(-(hp - a) // sh), -(-(wp - b) // sw), oc), np.float32)
-                    self.planes.append(plane)
                     self.plane_sources.append((plane, (slice(None), slice(a, None, sh), slice(b, None, sw))))
                 else:
-                    plane = self.planes[0]
+                    plane = self.padded.buffer
                 st = plane.strides
                 view = np.lib.stride_tricks.as_strided(
                     plane, shape=(n, oh, len(rows), len(cols), ow * oc),
-                    strides=(st[0], st[1], st[1] * steps[0], st[2] * steps[1], st[3]), writeable=False)
+                    strides=(st[0], st[1], st[1] * dh, st[2] * dw, st[3]), writeable=False)
                 weights = np.stack([np.stack([np.tile(self.single[i, j], ow) for j in cols]) for i in rows])
                 self.row_views.append((view, weights))
 
