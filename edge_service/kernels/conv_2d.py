@@ -59,7 +59,7 @@ class Conv2D(WindowedKernel):
         self.fast = for_weights(weights, x.zero_point, self.bias_values, self.multiplier, self.shift,
                                 out.zero_point, self.lo, self.hi)
         self.dtype = exact_float_dtype(depth)
-        self.weights = weights.astype(self.dtype)
+        self.weights = np.ascontiguousarray(weights, self.dtype)
         if self.fast is not None:
             self.prepare_fast(weights, x.zero_point)
 
@@ -67,7 +67,7 @@ class Conv2D(WindowedKernel):
         kh, kw = self.kh, self.kw
         self.pointwise = (kh, kw, *self.stride) == (1, 1, 1, 1) and self.pad == (0, 0)
         self.tile = tile_width(self.rows, weights.shape[1])
-        self.single = weights.astype(np.float32)
+        self.single = np.ascontiguousarray(weights, np.float32)  # row-major: BLAS is quicker so
         variants = {"float32": self.run_float32}
         folded = self.fast.folded(weights)
         if folded is not None:

@@ -35,7 +35,7 @@ class FullyConnected(Kernel):
         weights = self.constant(1).T
         # Raw int8 inputs: |partial sums| <= 128 * sum |w|, below 2^24 up to depth 1032.
         self.dtype = exact_float_dtype(depth, 128)
-        self.weights = weights.astype(self.dtype)
+        self.weights = np.ascontiguousarray(weights, self.dtype)  # row-major: BLAS is quicker so
         self.bias_values = self.bias(2, units)
         self.offset = (self.bias_values - x.zero_point * weights.astype(np.int64).sum(axis=0)).astype(np.float64)
         self.lo, self.hi = activation_range(o.get("fused_activation_function"), out.scale, out.zero_point)

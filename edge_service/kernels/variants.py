@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-TRIES = 7
+TRIES = 15
 
 
 def fastest(variants: dict[str, Callable[[np.ndarray], np.ndarray]], sample: np.ndarray) -> str | None:
