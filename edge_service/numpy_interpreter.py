@@ -27,7 +27,10 @@ class RunResult:
 
 
 class NumpyInterpreter:
-    """`tflm` mode is TFLite Micro's arithmetic; `litert-ref` is LiteRT's BUILTIN_REF kernels."""
+    """`tflm` mode is TFLite Micro's arithmetic; `litert-ref` is LiteRT's BUILTIN_REF kernels.
+
+    Kernels keep scratch buffers between frames: run one frame at a time per interpreter.
+    """
 
     def __init__(self, model: bytes | Graph, mode: str = "tflm",
                  input_size: tuple[int, int] | None = None) -> None:
@@ -59,6 +62,12 @@ class NumpyInterpreter:
                                  f"{expected or 'at least one'} output(s), has {len(kernel.op.outputs)}")
         self.input = self.graph.tensors[self.graph.inputs[0]]
         self.names = _unique_names(self.graph)
+        # Each frame starts from the constants; ops then fill in the tensors they write.
+        self._constants = [t.data for t in self.graph.tensors]
+        # (run, input indices, output indices or None for the one output an op usually writes)
+        self._plan = [(k.run, [i for i in k.op.inputs if i >= 0],
+                       k.op.outputs[0] if k.output_count == 1 else list(k.op.outputs)) for k in self.kernels]
+        self._output_names = [(self.names[i], i) for i in self.graph.outputs]
 
     def run(self, x: np.ndarray, intermediate: bool = False) -> dict[str, np.ndarray] | RunResult:
         """The outputs by name; with `intermediate`, a RunResult of every tensor and op time."""
@@ -66,26 +75,31 @@ class NumpyInterpreter:
         if tuple(x.shape) != tuple(self.input.shape) or x.dtype != self.input.dtype:
             raise FrameError(f"input must be {self.input.dtype} of shape {list(self.input.shape)}, "
                              f"got {x.dtype} {list(x.shape)}")
-        values: dict[int, np.ndarray] = {self.graph.inputs[0]: x}
+        values = self._constants.copy()
+        values[self.graph.inputs[0]] = x
+        if not intermediate:
+            for run, inputs, output in self._plan:
+                out = run(*[values[i] for i in inputs])
+                if isinstance(output, int):
+                    values[output] = out
+                else:  # SPLIT, UNPACK: several outputs
+                    for index, value in zip(output, out):
+                        values[index] = value
+            return {name: values[i] for name, i in self._output_names}
         result = RunResult()
-        for kernel in self.kernels:
-            op = kernel.op
-            args = [values[i] if i in values else self.graph.tensors[i].data
-                    for i in op.inputs if i >= 0]
-            start = time.perf_counter()
-            out = kernel.run(*args)
-            elapsed = time.perf_counter() - start
-            written = (out,) if kernel.output_count == 1 else tuple(out)
-            for index, value in zip(op.outputs, written):
+        clock = time.perf_counter
+        for run, inputs, output in self._plan:
+            start = clock()
+            out = run(*[values[i] for i in inputs])
+            elapsed = clock() - start
+            written = [(output, out)] if isinstance(output, int) else list(zip(output, out))
+            for index, value in written:
                 values[index] = value
-                if intermediate:
-                    result.tensors[self.names[index]] = value
-                    result.by_index[index] = value
-                    result.op_seconds[self.names[index]] = elapsed / len(written)
-        if intermediate:
-            return result
-        return {self.names[i]: values[i] if i in values else self.graph.tensors[i].data
-                for i in self.graph.outputs}
+                name = self.names[index]
+                result.tensors[name] = value
+                result.by_index[index] = value
+                result.op_seconds[name] = elapsed / len(written)
+        return result
 
 
 def written_tensors(graph: Graph) -> list[int]:

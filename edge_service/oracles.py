@@ -58,12 +58,13 @@ class LiteRTOracle:
     Raises BackendUnavailable when the package is missing or cannot run under this numpy.
     """
 
-    def __init__(self, model: bytes, reference: bool = True, package: str = "litert") -> None:
+    def __init__(self, model: bytes, reference: bool = True, package: str = "litert",
+                 threads: int | None = None) -> None:
         from edge_service.backends.litert_backend import interpreter_module
         module = interpreter_module(package)
         kwargs = ({"experimental_op_resolver_type": module.OpResolverType.BUILTIN_REF,
                    "experimental_preserve_all_tensors": True} if reference else {})
-        self.interpreter = module.Interpreter(model_content=model, **kwargs)
+        self.interpreter = module.Interpreter(model_content=model, num_threads=threads, **kwargs)
         self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
 

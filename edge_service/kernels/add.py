@@ -1,4 +1,8 @@
-"""ADD int8: both inputs rescaled to a common scale with 20 bits of headroom, then summed."""
+"""ADD int8: both inputs rescaled to a common scale with 20 bits of headroom, then summed.
+
+With fixed quantization the output depends on the two int8 inputs alone, so the exact
+kernel runs once at load on all 256 x 256 pairs and a frame is one table look-up.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +30,21 @@ class Add(Kernel):
         self.offsets = (-a.zero_point, -b.zero_point)
         self.lo, self.hi = activation_range(self.op.options.get("fused_activation_function"),
                                             out.scale, out.zero_point)
+        # index (a as uint8) << 8 | (b as uint8)
+        codes = np.arange(1 << 16)
+        pairs = ((codes >> 8).astype(np.uint8).view(np.int8), (codes & 0xFF).astype(np.uint8).view(np.int8))
+        self.table = self.compute(*pairs)
 
-    def run(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The integer kernel itself, on arrays."""
         sa = wrap_int32((a.astype(np.int64) + self.offsets[0]) << LEFT_SHIFT)
         sb = wrap_int32((b.astype(np.int64) + self.offsets[1]) << LEFT_SHIFT)
         total = (multiply_by_quantized_multiplier(sa, *self.m1)
                  + multiply_by_quantized_multiplier(sb, *self.m2))
-        # prepare() checked that the inputs broadcast to the output shape.
         return requantize(total, *self.mo, self.output.zero_point, self.lo, self.hi)
+
+    def run(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # prepare() checked that the inputs broadcast to the output shape.
+        index = np.left_shift(a.view(np.uint8), 8, dtype=np.uint16)
+        index = np.bitwise_or(index, b.view(np.uint8), dtype=np.uint16)
+        return np.take(self.table, index).reshape(self.output.shape)

@@ -1,10 +1,15 @@
-"""MEAN int8 over constant axes: an integer sum, then one multiplier folding in 1/count."""
+"""MEAN int8 over constant axes: an integer sum, then one multiplier folding in 1/count.
+
+The sum of raw int8 values is exact in float32 (count * 128 < 2^24, checked); the zero
+point's share and the requantization go to `FloatRequant` where its check at load passes.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edge_service.kernels.fixedpoint import quantize_multiplier, requantize
+from edge_service.kernels.float_requant import FLOAT32_EXACT, FloatRequant, tile_width
 from edge_service.kernels.registry import Kernel, register
 
 
@@ -30,8 +35,17 @@ class Mean(Kernel):
         self.multiplier = (multiplier << fold) // count
         self.shift = shift - fold
         self.input_zero_point = x.zero_point
+        self.fast = None
+        if count * 128 < FLOAT32_EXACT:
+            fast = FloatRequant(self.multiplier, self.shift, [-x.zero_point * count], out.zero_point, -128, 127,
+                                [-128 * count], [127 * count])
+            self.fast = fast if fast.exact else None
+        self.tile = tile_width(out.size, 1)
 
     def run(self, x: np.ndarray, *_axes) -> np.ndarray:
+        if self.fast is not None:
+            total = x.astype(np.float32).sum(axis=self.axes)
+            return self.fast.apply(total.reshape(-1, 1), self.tile).reshape(self.output.shape)
         total = x.astype(np.int64).sum(axis=self.axes) - self.input_zero_point * self.count
         out = requantize(total, self.multiplier, self.shift, self.output.zero_point, -128, 127)
         return out.reshape(self.output.shape)

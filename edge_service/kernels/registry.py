@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class Kernel:
             return None
         return self.graph.tensors[self.op.inputs[position]]
 
-    @property
+    @cached_property  # read on every frame: one look-up, not two
     def output(self) -> Tensor:
         if not self.op.outputs:
             raise ModelError(f"operator {self.op.index} ({self.op.op}) has no output")

@@ -44,6 +44,31 @@ def windows(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], dilation: 
         strides=(s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]), writeable=False)
 
 
+class PaddedInput:
+    """A padded copy of the input kept between frames: the border is filled once, at load."""
+
+    def __init__(self, shape: tuple[int, ...], kh: int, kw: int, stride: tuple[int, int],
+                 dilation: tuple[int, int], pad: tuple[int, int], out_hw: tuple[int, int], fill,
+                 dtype=np.float32) -> None:
+        n, h, w, c = shape
+        (sh, sw), (dh, dw), (ph, pw), (oh, ow) = stride, dilation, pad, out_hw
+        need_h = max((oh - 1) * sh + (kh - 1) * dh + 1, ph + h)
+        need_w = max((ow - 1) * sw + (kw - 1) * dw + 1, pw + w)
+        self.buffer = np.full((n, need_h, need_w, c), fill, dtype)
+        self.interior = self.buffer[:, ph:ph + h, pw:pw + w, :]
+        s = self.buffer.strides
+        if dw == 1:  # a window's row is kw*c contiguous values: copy them as one run
+            shape, strides = (n, oh, ow, kh, kw * c), (s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[3])
+        else:
+            shape, strides = (n, oh, ow, kh, kw, c), (s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3])
+        self.view = np.lib.stride_tricks.as_strided(self.buffer, shape=shape, strides=strides, writeable=False)
+
+    def windows(self, x: np.ndarray) -> np.ndarray:
+        """(N, OH, OW, KH, KW*C) (or KH, KW, C) views of this frame's x, in the buffer's type."""
+        np.copyto(self.interior, x, casting="unsafe")
+        return self.view
+
+
 class WindowedKernel(Kernel):
     """Ops that slide a KH x KW window (convolutions, pooling): one place for their geometry."""
 
@@ -62,10 +87,15 @@ class WindowedKernel(Kernel):
         self.require(tuple(self.output.shape) == expected,
                      f"output shape {list(self.output.shape)} does not match {list(expected)}")
         self.kh, self.kw, self.stride, self.dilation = kh, kw, stride, dilation
+        self.input_shape = tuple(x.shape)
         self.out_hw, self.pad = (oh, ow), (pad_h, pad_w)
         self.check_workspace(x.shape[0] * oh * ow * kh * kw * scratch_channels)
         self.check_workspace(padded_elements((*x.shape[:3], scratch_channels), kh, kw, stride, dilation,
                                              self.pad, self.out_hw))
+
+    def padded_input(self, fill, dtype=np.float32) -> PaddedInput:
+        return PaddedInput(self.input_shape, self.kh, self.kw, self.stride, self.dilation, self.pad,
+                           self.out_hw, fill, dtype)
 
     def windows(self, x: np.ndarray, fill) -> np.ndarray:
         return windows(x, self.kh, self.kw, self.stride, self.dilation, self.pad, self.out_hw, fill)
