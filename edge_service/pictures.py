@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -208,21 +207,6 @@ def filter_grid(kernel: np.ndarray, title: str = "") -> Image.Image:
             tile = Image.fromarray(grey, "L").resize((kw * zoom, kh * zoom), Image.NEAREST)
             sheet.paste(tile.convert("RGB"), (40 + i * cell[0], y))
     return sheet
-
-
-def save_layer_pictures(layers: np.ndarray, names: list[str], folder: Path, title: str) -> list[Path]:
-    """One PNG per map plus `grid.png`; returns the paths written."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i, name in enumerate(names):
-        path = folder / f"{i:02d}_{name}.png"
-        render_map(layers[:, :, i]).save(path)
-        written.append(path)
-    grid = folder / "grid.png"
-    feature_grid(layers, names, title, target=256).save(grid)
-    written.append(grid)
-    return written
 
 
 # Pictures are drawn at their final size (nearest-neighbour upscaling in feature_grid); the page

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from edge_service.pictures import LABEL_HEIGHT, colormap_table, normalise, percentile_range, render_map
+from edge_service.pictures import (LABEL_HEIGHT, colormap_table, feature_grid, normalise, percentile_range,
+                                   render_map)
 
 
 def colour_bar(bounds: tuple[float, float], height: int, cmap: str = "viridis", width: int = 12) -> Image.Image:
@@ -64,4 +65,19 @@ def save_conversion_pictures(layers: np.ndarray, names: list[str], folder: Path,
         path = folder / f"composite_{'_'.join(map(str, composite))}.png"
         false_colour(layers, composite).save(path)
         written.append(path)
+    return written
+
+
+def save_layer_pictures(layers: np.ndarray, names: list[str], folder: Path, title: str) -> list[Path]:
+    """One PNG per map plus `grid.png`; returns the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, name in enumerate(names):
+        path = folder / f"{i:02d}_{name}.png"
+        render_map(layers[:, :, i]).save(path)
+        written.append(path)
+    grid = folder / "grid.png"
+    feature_grid(layers, names, title, target=256).save(grid)
+    written.append(grid)
     return written

@@ -22,6 +22,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_service.errors import EdgeError
+from edge_service.mqtt.settings import MqttSettings
+
+__all__ = ["LinkHandlers", "MqttLink", "MqttRefused", "MqttSettings", "make_client"]
 
 log = logging.getLogger("unseen.mqtt")
 
@@ -32,37 +35,6 @@ REFUSALS = {"Not authorized", "Bad user name or password", "Client identifier no
 
 class MqttRefused(EdgeError):
     """The broker refused the connection (credentials, TLS, protocol): fix the configuration."""
-
-
-@dataclass
-class MqttSettings:
-    host: str
-    port: int = 1883
-    protocol: str = "3.1.1"
-    client_id: str = ""
-    keepalive: int = 30
-    username: str = ""
-    password: str = ""
-    tls: bool = False
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    prefix: str = "unseen"
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    inflight: int = 64
-    discovery: bool = False
-    discovery_prefix: str = "homeassistant"
-    connect_timeout: float = 10.0
-    drain_seconds: float = 5.0     # on a clean stop, how long to wait for the outbox to empty
-
-    @property
-    def v5(self) -> bool:
-        return self.protocol == "5"
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 @dataclass

@@ -105,7 +105,7 @@ def convert_apply(matrix, image, output) -> None:
     """Apply MATRIX to IMAGE: one PNG per layer and a labelled grid."""
     from edge_service.conversion import ConversionMatrix
     from edge_service.images import load_image
-    from edge_service.pictures import save_layer_pictures
+    from edge_service.unit_pictures import save_layer_pictures
     cm = ConversionMatrix.load(matrix)
     layers = cm.apply(load_image(image, "L" if cm.channels == 1 else "RGB"))
     written = save_layer_pictures(layers, cm.layer_names, output, f"{cm.method} layers of {image.name}")
