@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 TICK = os.sysconf("SC_CLK_TCK")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))  # the subprocesses run this checkout's code
 DEVICE_PROCESSES = 5
 

@@ -1,0 +1,110 @@
+"""End to end over MQTT: capture to PUBACK through the durable outbox, and a bare paho ceiling."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+
+def bench_mqtt(quick: bool) -> dict:
+    """Results per second, bundled frames to PUBACK from a local mosquitto, with p50 / p99 latency."""
+    import tempfile
+    import threading
+
+    from edge_service.backends import select_backend
+    from edge_service.manifest import default_model_dir, load_artefact
+    from edge_service.analyzer import AnalysisSettings, FrameAnalyzer
+    from edge_service.layer_policy import LayerImagePolicy
+    from edge_service.loop import LoopSettings, ServiceLoop
+    from edge_service.mqtt.link import MqttSettings
+    from edge_service.mqtt.outbox import Outbox
+    from edge_service.mqtt.sink import MqttSink
+    from edge_service.sinks import Sink
+    from fleet.broker import EmbeddedBroker
+    from edge_service.sources import open_source
+
+    artefact = load_artefact(default_model_dir())
+    frames = 300 if quick else 1500
+
+    class Clock(Sink):
+        def __init__(self):
+            self.captured = {}
+
+        def publish(self, result):
+            self.captured[result.id] = result.captured_at
+
+    def run(broker_port: int, durable: bool, layers: bool) -> dict:
+        count = frames // 10 if layers else frames  # every layer's PNG for every frame is slow
+        with tempfile.TemporaryDirectory() as tmp:
+            clock = Clock()
+            acked, done = {}, threading.Event()
+            box = Outbox(Path(tmp) if durable else None, max_messages=10**6, max_bytes=1 << 32)
+            sink = MqttSink(MqttSettings("127.0.0.1", broker_port, backoff_max=1, inflight=256), box,
+                            f"bench-{durable}-{layers}", LayerImagePolicy("all" if layers else [], 0))
+
+            def on_ack(msg_id):
+                if ":" not in msg_id:
+                    acked[msg_id] = time.time()
+                    if len(acked) == count:
+                        done.set()
+            sink.pump.on_ack = on_ack
+            sink.start()
+            backend, _ = select_backend(artefact, "litert")
+            analyzer = FrameAnalyzer(artefact, backend, settings=AnalysisSettings(channel_stats=False))
+            pipeline = ServiceLoop(open_source("samples", loop=True), analyzer, [clock, sink],
+                                   LoopSettings(frames=count))
+            start = time.perf_counter()
+            pipeline.run()
+            done.wait(120)
+            elapsed = time.perf_counter() - start
+            sink.close()
+        latencies = sorted((acked[i] - clock.captured[i]) * 1000 for i in acked if i in clock.captured)
+        return {"results/s": len(acked) / elapsed, "p50 ms": float(np.percentile(latencies, 50)),
+                "p99 ms": float(np.percentile(latencies, 99))}
+
+    def bare_paho(broker_port: int, count: int) -> dict:
+        """The ceiling: one paho client publishing QoS 1 in a loop, no outbox, no inference."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+        sent, acked, done = {}, {}, threading.Event()
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare")
+        client.max_inflight_messages_set(256)
+
+        def on_publish(c, userdata, mid, reason_code, properties):
+            acked[mid] = time.time()
+            if len(acked) == count:
+                done.set()
+        client.on_publish = on_publish
+        client.connect("127.0.0.1", broker_port)
+        client.loop_start()
+        payload = b"x" * 2000
+        start = time.perf_counter()
+        for _ in range(count):
+            info = client.publish("bench/bare", payload, qos=1)
+            sent[info.mid] = time.time()
+        done.wait(60)
+        elapsed = time.perf_counter() - start
+        client.loop_stop()
+        client.disconnect()
+        latencies = sorted((acked[m] - sent[m]) * 1000 for m in acked if m in sent)
+        return {"results/s": len(acked) / elapsed, "p50 ms": float(np.percentile(latencies, 50)),
+                "p99 ms": float(np.percentile(latencies, 99))}
+
+    rows = {}
+    with EmbeddedBroker() as broker:
+        ceiling = bare_paho(broker.port, frames)
+        reference = run(broker.port, True, False)
+        rows["bare paho QoS 1 loop (ceiling: no inference, no outbox)"] = dict(
+            ceiling, ratio=ceiling["results/s"] / reference["results/s"])
+        rows["results, durable outbox (reference)"] = dict(reference, ratio=1.0)
+        memory = run(broker.port, False, False)
+        rows["results, outbox in memory (no durability)"] = dict(memory, ratio=memory["results/s"] / reference["results/s"])
+        pngs = run(broker.port, True, True)
+        rows["results + every layer PNG, durable outbox"] = dict(pngs, ratio=pngs["results/s"] / reference["results/s"])
+        kind = broker.kind
+    return {"title": f"End to end over MQTT ({kind} on loopback, LiteRT, {frames} frames, a tenth of that "
+                     f"with PNGs): capture to PUBACK",
+            "unit": "results/s", "rows": rows}
