@@ -14,7 +14,7 @@ from edge_service.manifest import load_artefact
 from unseen.cli import main
 
 pytest.importorskip("tensorflow")
-DIGIT = Path(__file__).parents[2] / "edge_service" / "samples" / "digit_3.png"
+DIGIT = Path(__file__).parents[2] / "edge_service" / "samples" / "fashion_3_dress.png"
 
 REFUSED = {
     "log_softmax": "layer 'log_softmax' (LOG_SOFTMAX): the numpy kernels do not support LOG_SOFTMAX; "

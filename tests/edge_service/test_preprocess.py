@@ -53,7 +53,7 @@ def test_unknown_fit_is_a_model_error(manifest):
 def test_the_pixel_table_equals_the_float_path_on_every_value(manifest, color, invert, dtype, mean, scale):
     channels = 1 if color == "gray" else 3
     manifest.preprocessing.update(color=color, invert=invert, mean=mean, scale=scale)
-    manifest.input.update(dtype=dtype, shape=[1, 16, 16, channels])
+    manifest.input.update(dtype=dtype, shape=[1, *manifest.preprocessing["size"], channels])
     p = Preprocessor(manifest)
     frame = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     pixels = np.asarray(p.image(frame), np.float32)
