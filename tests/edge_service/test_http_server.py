@@ -7,6 +7,7 @@ import ssl
 
 import numpy as np
 import pytest
+
 from click.testing import CliRunner
 
 from edge_service.http import HttpError
@@ -15,6 +16,8 @@ from edge_service.http.render import GUTTER_INDEX, layer_mosaic, percentiles, st
 from fleet.broker import free_port
 from tests.edge_service.live_helpers import TOKEN, get, metrics, stop, unseen, wait_healthy, wait_until
 from unseen.cli import main
+
+pytest.importorskip("aiohttp", reason="the live page needs the http extra (pip install 'unseen[http]')")
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -6,10 +6,14 @@ import time
 
 import pytest
 
+
 from fleet.broker import free_port
 from tests.edge_service.live_helpers import (TOKEN, click_channel, get, get_json, loaded_layers, metrics,
                                              needs_browser, picture, screenshot, settled, start_browser, stop, stop_browser,
                                              text_of, unseen, wait_healthy, wait_until)
+
+pytest.importorskip("selenium", reason="the browser tests need selenium (the test extra)")
+pytest.importorskip("aiohttp", reason="the live page needs the http extra")
 
 # The model's layers, then its conversion layers at the frame's own resolution.
 LAYERS = ["conversion", "conv1", "pool1", "conv2", "pool2", "flatten", "dense1", "predictions",

@@ -27,7 +27,7 @@ def end_leftovers() -> None:
 def serve(port: int, folder: Path, device: str, *args: str) -> subprocess.Popen:
     """A device publishing to 127.0.0.1:port; every result it makes is also in <folder>/<device>.jsonl."""
     cmd = [sys.executable, "-m", "unseen.cli", "serve", "--device-id", device, "--mqtt-host", "127.0.0.1",
-           "--mqtt-port", str(port), "--outbox-dir", str(folder / f"outbox-{device}"), "--backend", "litert",
+           "--mqtt-port", str(port), "--outbox-dir", str(folder / f"outbox-{device}"), "--backend", "auto",
            "--no-channel-stats", "--jsonl", str(folder / f"{device}.jsonl"), "--mqtt-backoff-max", "1",
            "--log-level", "warning", *args]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,8 +11,11 @@ import time
 
 import pytest
 
+
 from fleet.nats_cluster import TESTED, find_binary, server_version
 from tests.fleet.helpers import RUNNING, Collector, finish, recorded_ids, report, serve, stored_ids, wait_for
+
+pytest.importorskip("nats", reason="the receiving side's extra is not installed (pip install 'unseen[fleet]')")
 
 try:
     find_binary()

@@ -7,11 +7,15 @@ import time
 
 import pytest
 
+
 from fleet.broker import free_port
 from tests.edge_service.live_helpers import (TOKEN, click_channel, get, get_json, loaded_layers, metrics,
                                              needs_browser, picture, screenshot, settled, start_browser, stop, stop_browser,
                                              text_of, unseen, wait_healthy, wait_until)
 from tests.edge_service.mqtt_helpers import MOSQUITTO, Mosquitto
+
+pytest.importorskip("selenium", reason="the browser tests need selenium (the test extra)")
+pytest.importorskip("aiohttp", reason="the live page needs the http extra")
 
 pytestmark = [needs_browser, pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto is not installed")]
 DEVICES = ("cam-a", "cam-b")

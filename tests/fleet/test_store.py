@@ -7,10 +7,13 @@ import time
 
 import pytest
 
+
 from fleet import report
 from fleet.errors import StoreError, StoreUnavailable
 from fleet.records import Image, Malformed, Result, Status, parse
 from fleet.store import open_store
+
+pytest.importorskip("nats", reason="the receiving side's extra is not installed (pip install 'unseen[fleet]')")
 
 
 def result(device: str, seq: int, rid: str | None = None, t: float = 0.0) -> bytes:
