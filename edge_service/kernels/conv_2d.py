@@ -20,6 +20,11 @@ from edge_service.kernels.windows import WindowedKernel
 
 # A float32 sum is exact while every partial sum stays below 2^24.
 FLOAT32_EXACT = 1 << 24
+# A shallow layer (a conversion layer: 3x3 on one or three channels) reaches so few distinct
+# accumulator values that a table of its exact requantized outputs is cheaper than requantizing.
+MAX_TABLE_ENTRIES = 1 << 21  # 2 MiB of int8: a 3x3 conversion layer of K = 8 takes about 1.5
+# Output pixels per band on that path: small enough that each product stays in cache.
+TABLE_BAND_PIXELS = 4096
 
 
 def per_channel_multipliers(input_scale: float, weight_scales: np.ndarray, output_scale: float,
@@ -69,6 +74,10 @@ class Conv2D(WindowedKernel):
         self.tile = tile_width(self.rows, weights.shape[1])
         self.single = np.ascontiguousarray(weights, np.float32)  # row-major: BLAS is quicker so
         variants = {"float32": self.run_float32}
+        table = self.requantize_table(zero_point)
+        if table is not None:
+            self.table = table
+            variants["table"] = self.run_tabled
         folded = self.fast.folded(weights)
         if folded is not None:
             self.folded = folded
@@ -88,7 +97,9 @@ class Conv2D(WindowedKernel):
         if choice is None:
             self.fast = None
         # Keep only the chosen variant's buffers.
-        unused = ("columns", "column_view", "padded64", "folded") if choice == "float32" else ("padded", "single")
+        unused = {"float32": ("columns", "column_view", "padded64", "folded", "table"),
+                  "table": ("columns", "column_view", "padded64", "folded", "padded", "single")}.get(
+            choice, ("padded", "single", "table"))
         for name in unused:
             self.__dict__.pop(name, None)
 
@@ -108,6 +119,44 @@ class Conv2D(WindowedKernel):
         source = x.reshape(self.rows, -1) if self.pointwise else self.padded64.windows(x)
         np.copyto(self.column_view, source, casting="unsafe")
         return self.fast.finish(self.columns @ self.folded, self.tile).reshape(self.output.shape)
+
+    def requantize_table(self, input_zero_point: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(table, per-channel index offset) of every reachable accumulator's output, or None if too many.
+
+        The centred dot product of channel c lies in [low_c, high_c] (from its weights and the
+        int8 input range); entry offset_c + dot holds requantize(dot + bias_c), computed by the
+        integer path itself, so the two are identical.
+        """
+        if self.dtype != np.float32:
+            return None
+        w = self.weights.astype(np.int64)                       # (depth, OC)
+        v_lo, v_hi = -128 - input_zero_point, 127 - input_zero_point
+        low = np.minimum(w * v_lo, w * v_hi).sum(axis=0)
+        high = np.maximum(w * v_lo, w * v_hi).sum(axis=0)
+        spans = high - low + 1
+        if spans.sum() > MAX_TABLE_ENTRIES:
+            return None
+        starts = np.concatenate([[0], np.cumsum(spans)[:-1]])
+        table = np.empty(int(spans.sum()), np.int8)
+        for c in range(len(spans)):  # one channel at a time keeps the int64 temporaries small
+            dots = np.arange(low[c], high[c] + 1, dtype=np.int64)
+            table[starts[c]:starts[c] + spans[c]] = requantize(
+                dots + self.bias_values[c], self.multiplier[c], self.shift[c], self.output.zero_point, self.lo, self.hi)
+        return table, (starts - low).astype(np.int32)
+
+    def run_tabled(self, x: np.ndarray) -> np.ndarray:
+        """Centred dot products in bands of output rows, then a look-up of the exact output."""
+        table, offsets = self.table
+        cols = self.windows((x.astype(np.int32) + self.input_offset).astype(np.float32), 0)
+        n, oh, ow = cols.shape[:3]
+        depth, channels = self.weights.shape
+        out = np.empty((n, oh, ow, channels), np.int8)
+        step = max(1, TABLE_BAND_PIXELS // ow)
+        for b in range(n):
+            for r in range(0, oh, step):
+                acc = cols[b, r:r + step].reshape(-1, depth) @ self.weights
+                out[b, r:r + step] = table[acc.astype(np.int32) + offsets].reshape(-1, ow, channels)
+        return out.reshape(self.output.shape)
 
     def run_integer(self, x: np.ndarray) -> np.ndarray:
         shifted = (x.astype(np.int32) + self.input_offset).astype(self.dtype)
