@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-
 from fleet.broker import free_port
 from tests.edge_service.live_helpers import (TOKEN, click_channel, get, get_json, loaded_layers, metrics,
                                              needs_browser, picture, screenshot, settled, start_browser, stop, stop_browser,
@@ -76,11 +75,14 @@ def test_the_page_shows_every_layer_and_they_change_from_frame_to_frame(page, tm
     screenshot(page, tmp_path, "live-page.png")
 
 
-def test_pause_stops_the_updates_and_resume_restarts_them(page):
+def test_pause_stops_the_updates_and_resume_restarts_them(page, device):
     page.find_element("id", "pause").click()
     wait_until(lambda: "pause ok" in text_of(page, "reply"), what="the pause reply")
     wait_until(lambda: text_of(page, "state") == "paused", what="the paused badge")
-    # a frame already in the model may still arrive; then nothing may
+    # A frame already in the model may still arrive, however long it takes to draw: wait for the
+    # device's last result to be on the page; after that nothing may change.
+    last = settled(lambda: get_json(device + "api/status", TOKEN)["counters"]["processed"])
+    wait_until(lambda: seq(page) == last, 30, what="the last result before the pause")
     frozen = settled(lambda: (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] canvas")))
     time.sleep(2.5)
     assert (seq(page), text_of(page, "topk"), picture(page, "figure[data-layer=conv2] canvas")) == frozen
