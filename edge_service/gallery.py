@@ -6,7 +6,6 @@ import html
 import shutil
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from edge_service.errors import EdgeError
