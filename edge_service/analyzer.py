@@ -14,7 +14,7 @@ from edge_service.manifest import ModelArtefact, load_artefact
 from edge_service.preprocess import Preprocessor
 from edge_service.results import FULL_RESOLUTION, FrameResult, FullResolution
 from edge_service.sources import Frame
-from edge_service.stats import dequantize, layer_stats, top_k
+from edge_service.stats import FrameStatistics, LayerPlan, dequantize, layer_stats, top_k
 
 log = logging.getLogger("unseen.analyzer")
 
@@ -65,6 +65,7 @@ class FrameAnalyzer:
         self.layer_names = [layer.name for layer in artefact.manifest.layers]
         self.quantization = {layer.name: (layer.scale, layer.zero_point) for layer in artefact.manifest.layers}
         self.fullres = self._full_resolution(artefact)
+        self._statistics: tuple[tuple, FrameStatistics] | None = None
 
     def _full_resolution(self, artefact: ModelArtefact):
         """conversion.tflite on the numpy kernels (exact at any size), when the model has one."""
@@ -119,12 +120,11 @@ class FrameAnalyzer:
         t1 = time.perf_counter()
         inference = self.backend.infer(x)
         t2 = time.perf_counter()
-        outputs, stats = {}, {}
+        outputs = {}
         for name in self.layer_names:  # the manifest's order: from the input on
             q = inference.outputs[name]
-            q = q[0] if q.shape[0] == 1 else q
-            outputs[name] = q
-            stats[name] = layer_stats(q, *self.quantization[name], per_channel=self.settings.channel_stats)
+            outputs[name] = q[0] if q.shape[0] == 1 else q
+        stats = self._statistics_for(outputs)(outputs)
         prediction = self.artefact.manifest.prediction
         top = top_k(dequantize(outputs[prediction], self.layers[prediction]), self.labels, self.settings.top_k)
         t3 = time.perf_counter()
@@ -139,6 +139,14 @@ class FrameAnalyzer:
         return FrameResult(seq, frame.timestamp, frame.label, self.backend.name, top, stats, latency,
                            frame.image, self.preprocess.picture(x), outputs, self.quantization,
                            self.artefact.manifest.model_sha256, fullres)
+
+    def _statistics_for(self, outputs: dict) -> FrameStatistics:
+        """The statistics plan for these output shapes, made on the first frame (again if they or the settings change)."""
+        shapes = (self.settings.channel_stats, *(q.shape for q in outputs.values()))
+        if self._statistics is None or self._statistics[0] != shapes:
+            plans = [LayerPlan.of(name, q.shape, *self.quantization[name]) for name, q in outputs.items()]
+            self._statistics = shapes, FrameStatistics(plans, self.settings.channel_stats)
+        return self._statistics[1]
 
     def _run_full_resolution(self, frame: Frame, stats: dict) -> FullResolution | None:
         if self.fullres is None:

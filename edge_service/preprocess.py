@@ -47,6 +47,7 @@ class Preprocessor:
         if self.dtype not in (np.int8, np.uint8, np.float32):
             raise ModelError(f"manifest: input type {self.dtype} is not int8, uint8 or float32")
         self.table = self.convert(np.arange(256, dtype=np.float32)[:, None])
+        self.inverse = self._inverse_table()
 
     def convert(self, pixels: np.ndarray) -> np.ndarray:
         """The model's input values for float32 pixels (channels last, already in the model's order)."""
@@ -61,23 +62,34 @@ class Preprocessor:
         return quantize_input(values, self.input_scale, self.input_zero_point)
 
     def image(self, rgb: np.ndarray) -> Image.Image:
-        """The resized picture the model sees, before scaling (for galleries)."""
+        """The resized picture the model sees, before scaling (for galleries).
+
+        The frame is resized once, straight to the part of the model's input it fills: a crop is
+        the resize's source box, a letterbox pastes the small result on a black input-sized canvas
+        rather than padding the whole frame."""
         img = Image.fromarray(rgb).convert("L" if self.gray else "RGB")
         w, h = img.size
+        size, box, offset = (self.width, self.height), None, None
         target = self.width / self.height
         if self.fit == "crop":
             if w / h > target:
                 new_w = round(h * target)
-                img = img.crop(((w - new_w) // 2, 0, (w - new_w) // 2 + new_w, h))
+                box = ((w - new_w) // 2, 0, (w - new_w) // 2 + new_w, h)
             else:
                 new_h = round(w / target)
-                img = img.crop((0, (h - new_h) // 2, w, (h - new_h) // 2 + new_h))
-        elif self.fit == "letterbox":
-            side_w, side_h = (w, round(w / target)) if w / h > target else (round(h * target), h)
-            canvas = Image.new(img.mode, (side_w, side_h), 0)
-            canvas.paste(img, ((side_w - w) // 2, (side_h - h) // 2))
-            img = canvas
-        return img.resize((self.width, self.height), Image.BILINEAR)
+                box = (0, (h - new_h) // 2, w, (h - new_h) // 2 + new_h)
+        elif self.fit == "letterbox" and w * self.height != h * self.width:
+            if w / h > target:
+                size = (self.width, max(1, round(self.width * h / w)))
+            else:
+                size = (max(1, round(self.height * w / h)), self.height)
+            offset = ((self.width - size[0]) // 2, (self.height - size[1]) // 2)
+        resized = img.resize(size, Image.BILINEAR, box=box)
+        if offset is None:
+            return resized
+        canvas = Image.new(img.mode, (self.width, self.height), 0)
+        canvas.paste(resized, offset)
+        return canvas
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """One table lookup per value: every step after the resize is a function of one pixel of
@@ -89,13 +101,32 @@ class Preprocessor:
         values = self.table[pixels, 0] if channels == 1 else self.table[pixels, np.arange(channels)]
         return values.reshape(self.shape)
 
-    def picture(self, x: np.ndarray) -> np.ndarray:
-        """What the model saw, as uint8 pixels (H, W) or (H, W, 3) RGB: the mapping above undone."""
-        values = np.asarray(x[0], np.float32)
+    def _unconvert(self, x: np.ndarray) -> np.ndarray:
+        """Pixels (uint8, the model's channel order) that give the model-input values x: convert() undone."""
+        values = np.asarray(x, np.float32)
         if self.dtype != np.float32:
             values = (values - self.input_zero_point) * np.float32(self.input_scale)
-        pixels = values / self.scale + self.mean
+        if self.invert:
+            values = np.float32(1.0) - values
+        return np.clip(np.round(values / self.scale + self.mean), 0, 255).astype(np.uint8)
+
+    def _inverse_table(self) -> np.ndarray | None:
+        """_unconvert of every int8 or uint8 value, per channel; None for a float input."""
+        if self.dtype == np.float32:
+            return None
+        info = np.iinfo(self.dtype)
+        return self._unconvert(np.arange(info.min, info.max + 1, dtype=np.float32)[:, None])
+
+    def picture(self, x: np.ndarray) -> np.ndarray:
+        """What the model saw, as uint8 pixels (H, W) or (H, W, 3) RGB: the mapping above undone."""
+        q = x[0]
+        if self.inverse is None:
+            pixels = self._unconvert(q)
+        else:  # one lookup per value: the inverse is a function of one value of one channel
+            index = q.astype(np.intp) - np.iinfo(self.dtype).min
+            channels = self.inverse.shape[1]
+            pixels = self.inverse[index[..., 0], 0][..., None] if channels == 1 else \
+                self.inverse[index, np.arange(channels)]
         if self.bgr:
             pixels = pixels[..., ::-1]
-        pixels = np.clip(np.round(pixels), 0, 255).astype(np.uint8)
         return pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels

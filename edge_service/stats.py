@@ -3,14 +3,25 @@
 Computed on the int8 values themselves (integer reductions) and dequantized once at the end:
 dequantization is increasing (scale > 0), so min, max and "active" (above zero, i.e. above the
 zero point) carry over exactly, and a mean is its integer sum rescaled.
+
+`FrameStatistics` is planned once per model so that a frame costs a few numpy calls per layer:
+a reduction over the first axis of a (positions, channels) array walks one short row at a time,
+so each layer is folded first into a few long rows (a divisor of its positions, at most 255, so
+int8 sums fit int16 and counts fit uint8) and reduced in two steps; every layer's per-channel
+results are then dequantized, rounded and listed in one pass over all layers together.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from edge_service.manifest import LayerInfo
 from edge_service.results import dequantize as _dequantize
+
+_MAX_FOLD = 255  # rows summed in the narrow accumulators: 255 * 128 fits int16, 255 fits uint8
 
 
 def dequantize(q: np.ndarray, layer: LayerInfo) -> np.ndarray:
@@ -22,37 +33,169 @@ def channel_view(values: np.ndarray) -> np.ndarray:
     return values.reshape(-1, values.shape[-1]) if values.ndim > 2 else values.reshape(1, -1)
 
 
-def _real(q, scale: float, zero_point: int) -> np.ndarray:
-    return (np.asarray(q, np.float64) - zero_point) * (scale or 1.0)  # scale 0: a float tensor
+@dataclass(frozen=True)
+class LayerPlan:
+    """One layer's place in the frame's statistics: its shape, quantization and reduction fold."""
+
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+    positions: int
+    channels: int
+    fold: int
+
+    @classmethod
+    def of(cls, name: str, shape: tuple[int, ...], scale: float, zero_point: int) -> LayerPlan:
+        positions, channels = channel_view(np.empty(shape, np.bool_)).shape
+        return cls(name, tuple(shape), scale or 1.0, zero_point, positions, channels, _fold(positions))
+
+
+def _fold(positions: int) -> int:
+    """The largest divisor of `positions` up to its square root and 255: rows of the first step.
+
+    A few dozen rows are reduced as fast directly, so those are not folded."""
+    if positions <= 32:
+        return 1
+    for d in range(min(math.isqrt(positions), _MAX_FOLD), 1, -1):
+        if positions % d == 0:
+            return d
+    return 1
+
+
+def _narrow(dtype: np.dtype) -> tuple[np.dtype, np.dtype]:
+    """Accumulators for a first step of at most 255 rows, and for the second step."""
+    if dtype == np.int8:
+        return np.dtype(np.int16), np.dtype(np.int64)
+    if dtype == np.uint8:
+        return np.dtype(np.uint16), np.dtype(np.int64)
+    wide = np.dtype(np.int64) if np.issubdtype(dtype, np.integer) else np.dtype(np.float64)
+    return wide, wide
+
+
+def _rows(q: np.ndarray, plan: LayerPlan) -> np.ndarray:
+    """The first step's rows: (fold, positions / fold * channels), or (positions, channels) unfolded."""
+    x = q.reshape(plan.positions, plan.channels)
+    return x.reshape(plan.fold, -1) if plan.fold > 1 else x
+
+
+def _finish(partial: np.ndarray, plan: LayerPlan, reduce, dtype=None) -> np.ndarray:
+    """The second step: the folded rows' partial results reduced to one per channel."""
+    if plan.fold == 1:
+        return partial
+    return reduce(partial.reshape(-1, plan.channels), axis=0, dtype=dtype)
+
+
+def channel_sums(q: np.ndarray, plan: LayerPlan) -> np.ndarray:
+    if plan.positions == 1:  # a vector: each unit is its own channel
+        return q.reshape(-1)
+    first, second = _narrow(q.dtype)
+    partial = np.add.reduce(_rows(q, plan), axis=0, dtype=first if plan.fold > 1 else second)
+    return _finish(partial, plan, np.add.reduce, second)
+
+
+def channel_reductions(q: np.ndarray, plan: LayerPlan) -> tuple[np.ndarray, ...]:
+    """Per channel: min, max, sum and the count of values above the zero point."""
+    if plan.positions == 1:
+        x = q.reshape(-1)
+        return x, x, x, (x > plan.zero_point).view(np.uint8)
+    rows = _rows(q, plan)
+    above = np.greater(rows, plan.zero_point).view(np.uint8)
+    count = np.add.reduce(above, axis=0, dtype=np.uint8 if plan.fold > 1 else np.int64)
+    return (_finish(rows.min(axis=0), plan, np.minimum.reduce), _finish(rows.max(axis=0), plan, np.maximum.reduce),
+            channel_sums(q, plan), _finish(count, plan, np.add.reduce, np.int64))
+
+
+class FrameStatistics:
+    """Every layer's statistics of one frame: min, max, mean, active fraction, top channels."""
+
+    def __init__(self, layers: list[LayerPlan], per_channel: bool = True, top: int = 3) -> None:
+        self.layers, self.per_channel, self.top = layers, per_channel, top
+        channels = np.array([layer.channels for layer in layers])
+        sizes = [layer.positions * layer.channels for layer in layers]
+        self.starts = np.concatenate([[0], np.cumsum(channels)[:-1]]).astype(np.intp)
+        self.bounds = [(int(s), int(s + c)) for s, c in zip(self.starts, channels)]
+        self.value_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        self.value_bounds = [(int(s), int(s + n)) for s, n in zip(self.value_starts, sizes)]
+        self.scale = np.array([layer.scale for layer in layers], np.float64)
+        self.zero_point = np.array([layer.zero_point for layer in layers], np.float64)
+        self.totals = np.array(sizes, np.float64)
+        self.channel_scale = np.repeat(self.scale, channels)
+        self.channel_zero_point = np.repeat(self.zero_point, channels)
+        self.channel_positions = np.repeat([float(layer.positions) for layer in layers], channels)
+        self.channel_layer = np.repeat(np.arange(len(layers)), channels)
+        self.value_zero_point = np.repeat(self.zero_point, sizes)
+        self._zero_points: dict[np.dtype, np.ndarray] = {}
+        kept = np.minimum(channels, top)  # the places of each layer's top channels in a sorted order
+        self.top_places = np.concatenate([s + np.arange(k) for s, k in zip(self.starts, kept)]).astype(np.intp)
+        self.top_starts = np.repeat(self.starts, kept)
+        self.top_bounds = np.concatenate([[0], np.cumsum(kept)]).tolist()
+
+    def __call__(self, outputs: dict[str, np.ndarray]) -> dict[str, dict]:
+        arrays = [outputs[layer.name] for layer in self.layers]
+        if self.per_channel:
+            parts = [channel_reductions(q, layer) for q, layer in zip(arrays, self.layers)]
+            mins, maxs, sums, active = (np.concatenate([p[k] for p in parts], dtype=np.float64) for k in range(4))
+            lo, hi = np.minimum.reduceat(mins, self.starts), np.maximum.reduceat(maxs, self.starts)
+            above = np.add.reduceat(active, self.starts)
+        else:  # the overall figures straight from all the values at once; per-channel sums for the top
+            sums = np.concatenate([channel_sums(q, layer) for q, layer in zip(arrays, self.layers)], dtype=np.float64)
+            lo, hi, above = self._flat(arrays)
+        overall = self._overall(lo, hi, np.add.reduceat(sums, self.starts), above)
+        tops = self._top_channels(sums)
+        stats = {layer.name: {"shape": list(layer.shape), "min": lo, "max": hi, "mean": mean, "active": act,
+                              "top_channels": top}
+                 for layer, lo, hi, mean, act, top in zip(self.layers, *overall, tops)}
+        if self.per_channel:
+            for layer, channels in zip(self.layers, self._per_channel(mins, maxs, sums, active)):
+                stats[layer.name]["channels"] = channels
+        return stats
+
+    def _flat(self, arrays: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Each layer's min, max and count above its zero point, from one buffer of every value."""
+        values = np.concatenate([q.reshape(-1) for q in arrays])
+        zero_point = self._zero_points.get(values.dtype)
+        if zero_point is None:
+            zero_point = self._zero_points[values.dtype] = self.value_zero_point.astype(values.dtype)
+        above = np.greater(values, zero_point)
+        counts = [np.count_nonzero(above[a:b]) for a, b in self.value_bounds]
+        return (np.minimum.reduceat(values, self.value_starts).astype(np.float64),
+                np.maximum.reduceat(values, self.value_starts).astype(np.float64), np.array(counts, np.float64))
+
+    def _real(self, q: np.ndarray) -> np.ndarray:
+        return (q - self.channel_zero_point) * self.channel_scale
+
+    def _overall(self, lo, hi, sums, above) -> tuple[list, ...]:
+        """Per layer, from its min, max, sum and count in integer units: the real figures, rounded."""
+        real = [(lo - self.zero_point) * self.scale, (hi - self.zero_point) * self.scale,
+                (sums / self.totals - self.zero_point) * self.scale, above / self.totals]
+        return tuple(np.round(v, 5).tolist() for v in real)
+
+    def _top_channels(self, sums: np.ndarray) -> list[list[int]]:
+        """The channels of highest mean per layer, ties to the lower index.
+
+        Integer sums sort in one stable pass for all layers: each layer's keys are shifted by more
+        than any layer's spread, so the layers stay apart and exact integers keep every tie."""
+        if sums.size and np.array_equal(sums, np.rint(sums)) and np.abs(sums).max() < 2.0 ** 40:
+            spread = sums.max() - sums.min() + 1
+            order = np.argsort(self.channel_layer * spread - sums, kind="stable")
+        else:
+            order = np.concatenate([start + np.argsort(-sums[start:end], kind="stable")
+                                    for start, end in self.bounds])
+        top = (order[self.top_places] - self.top_starts).tolist()
+        return [top[a:b] for a, b in zip(self.top_bounds, self.top_bounds[1:])]
+
+    def _per_channel(self, mins, maxs, sums, active) -> list[dict]:
+        columns = {"min": self._real(mins), "max": self._real(maxs),
+                   "mean": self._real(sums / self.channel_positions), "active": active / self.channel_positions}
+        listed = {key: np.round(values, 4).tolist() for key, values in columns.items()}
+        return [{key: values[start:end] for key, values in listed.items()} for start, end in self.bounds]
 
 
 def layer_stats(q: np.ndarray, scale: float, zero_point: int, top: int = 3, per_channel: bool = True) -> dict:
-    """min, max, mean and the fraction of values above zero ("active"), overall and per channel.
-
-    The most active channels are those with the highest mean.
-    """
-    by_channel = channel_view(q)
-    positions = by_channel.shape[0]
-    mins, maxs = by_channel.min(axis=0), by_channel.max(axis=0)
-    sums = by_channel.sum(axis=0, dtype=np.int64 if np.issubdtype(q.dtype, np.integer) else np.float64)
-    active = np.count_nonzero(by_channel > zero_point, axis=0)
-    total = q.size
-    stats = {
-        "shape": list(q.shape),
-        "min": round(float(_real(mins.min(), scale, zero_point)), 5),
-        "max": round(float(_real(maxs.max(), scale, zero_point)), 5),
-        "mean": round(float(_real(sums.sum() / total, scale, zero_point)), 5),
-        "active": round(float(active.sum() / total), 5),
-        "top_channels": [int(c) for c in np.argsort(-sums, kind="stable")[:top]],
-    }
-    if per_channel:
-        stats["channels"] = {
-            "min": np.round(_real(mins, scale, zero_point), 4).tolist(),
-            "max": np.round(_real(maxs, scale, zero_point), 4).tolist(),
-            "mean": np.round(_real(sums / positions, scale, zero_point), 4).tolist(),
-            "active": np.round(active / positions, 4).tolist(),
-        }
-    return stats
+    """The statistics of one array (a frame's full-resolution layers, a test's tensor)."""
+    plan = LayerPlan.of("layer", q.shape, scale, zero_point)
+    return FrameStatistics([plan], per_channel, top)({"layer": q})["layer"]
 
 
 def top_k(scores: np.ndarray, labels: list[str], k: int) -> list[dict]:

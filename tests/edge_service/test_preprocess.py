@@ -63,3 +63,29 @@ def test_the_pixel_table_equals_the_float_path_on_every_value(manifest, color, i
     got = p(frame)
     assert got.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("color, invert, dtype", [("gray", False, "int8"), ("rgb", True, "int8"),
+                                                  ("bgr", False, "uint8"), ("rgb", False, "float32")])
+def test_the_picture_undoes_the_input_mapping_value_by_value(manifest, color, invert, dtype):
+    channels = 1 if color == "gray" else 3
+    manifest.preprocessing.update(color=color, invert=invert, mean=[10.0, 20.0, 30.0][:channels],
+                                  scale=[1 / 200, 1 / 210, 1 / 220][:channels])
+    manifest.input.update(dtype=dtype, shape=[1, *manifest.preprocessing["size"], channels])
+    p = Preprocessor(manifest)
+    frame = np.random.default_rng(3).integers(0, 256, (28, 28, 3), dtype=np.uint8)
+    x = p(frame)
+    picture = p.picture(x)
+    assert picture.shape == np.asarray(p.image(frame)).shape and picture.dtype == np.uint8
+    # The picture, seen again, is the same input wherever the input was not clipped to its type's range.
+    again = p(picture if channels == 3 else np.repeat(picture[..., None], 3, axis=-1))
+    kept = (x > np.iinfo(x.dtype).min) & (x < np.iinfo(x.dtype).max) if dtype != "float32" else np.ones(x.shape, bool)
+    assert kept.mean() > 0.5
+    np.testing.assert_array_equal(again[kept], x[kept])
+
+
+def test_a_letterboxed_frame_fills_the_middle_and_pads_black(manifest):
+    picture = np.asarray(Preprocessor(manifest).image(np.full((120, 480, 3), 200, np.uint8)))
+    assert picture.shape == (28, 28)
+    assert (picture[:10] == 0).all() and (picture[-10:] == 0).all()  # 28 * 120 / 480 = 7 rows of picture
+    assert (picture[12:16] == 200).all()
