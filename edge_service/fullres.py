@@ -14,7 +14,7 @@ from PIL import Image
 
 from edge_service.errors import FrameError, ModelError
 from edge_service.manifest import ModelArtefact, read_checked
-from edge_service.preprocess import quantize_input
+from edge_service.preprocess import Preprocessor
 
 DEFAULT_MAX_PIXELS = 2_000_000
 BACKENDS = ("numpy", "litert", "litert-ref", "tflm")
@@ -82,12 +82,13 @@ class ConversionLayers:
         self.backend, self.max_pixels = backend, max_pixels
         self.gray = int(self.entry["channels"]) == 1
         self.input_zero_point = int(self.entry["input"]["zero_point"])
-        p = artefact.manifest.preprocessing
-        # One table from pixel value to int8 input, made by the classifier's own rule.
-        values = np.arange(256, dtype=np.float32) * np.float32(p.get("scale", 1 / 255))
-        if p.get("invert", False):
-            values = np.float32(1.0) - values
-        self.table = quantize_input(values, self.entry["input"]["scale"], self.input_zero_point)
+        # The classifier's own pixel table (mean, scale, invert, colour order): the conversion
+        # model is its first op cut out, so it shares the input's quantization.
+        self.preprocessor = Preprocessor(artefact.manifest)
+        wanted = (float(self.entry["input"]["scale"]), self.input_zero_point)
+        if not np.isclose(wanted[0], self.preprocessor.input_scale) or wanted[1] != self.preprocessor.input_zero_point:
+            raise ModelError(f"conversion.tflite's input quantization {wanted} differs from the model's "
+                             f"({self.preprocessor.input_scale}, {self.preprocessor.input_zero_point})")
         self._runners: dict[tuple[int, int], object] = {}
 
     def quantized_input(self, image: np.ndarray) -> np.ndarray:
@@ -101,7 +102,7 @@ class ConversionLayers:
         if (h, w) != (pil.height, pil.width):
             pil = pil.resize((w, h), Image.BILINEAR)
         pixels = np.asarray(pil)
-        return self.table[pixels if pixels.ndim == 3 else pixels[:, :, None]]
+        return self.preprocessor.lookup(pixels if pixels.ndim == 3 else pixels[:, :, None])
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """int8 layers (H, W, K) of a uint8 frame at its own resolution (capped by max_pixels)."""

@@ -94,12 +94,16 @@ class Preprocessor:
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """One table lookup per value: every step after the resize is a function of one pixel of
         one channel, so `table` (convert() of 0..255, per channel) is exact."""
-        pixels = np.asarray(self.image(rgb))
+        return self.lookup(np.asarray(self.image(rgb))).reshape(self.shape)
+
+    def lookup(self, pixels: np.ndarray) -> np.ndarray:
+        """The model's input values (H, W, C) of uint8 pixels, (H, W) grey or (H, W, C) RGB, by the table."""
         if self.bgr:
             pixels = pixels[..., ::-1]
         channels = self.table.shape[1]
-        values = self.table[pixels, 0] if channels == 1 else self.table[pixels, np.arange(channels)]
-        return values.reshape(self.shape)
+        if pixels.ndim == 2:
+            pixels = pixels[..., None]
+        return self.table[pixels, 0] if channels == 1 else self.table[pixels, np.arange(channels)]
 
     def _unconvert(self, x: np.ndarray) -> np.ndarray:
         """Pixels (uint8, the model's channel order) that give the model-input values x: convert() undone."""

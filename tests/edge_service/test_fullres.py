@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from edge_service.errors import FrameError, ModelError
 from edge_service.fullres import ConversionLayers, conversion_layers, fit_max_pixels, run_in_tiles
@@ -84,6 +85,16 @@ def test_at_the_models_input_size_the_layers_are_the_models_own_conversion_layer
     from edge_service.preprocess import Preprocessor
     model = NumpyInterpreter(artefact.model_bytes).run(Preprocessor(artefact.manifest)(frame))
     np.testing.assert_array_equal(conversion_layers(frame, artefact), model["conversion"][0])
+
+
+def test_the_whole_frame_goes_through_the_models_own_pixel_mapping(shipped_model):
+    from edge_service.preprocess import Preprocessor
+    artefact = load_artefact(shipped_model)
+    artefact.manifest.preprocessing.update(mean=40.0, scale=1 / 200, invert=True)
+    frame = np.random.default_rng(4).integers(0, 256, (37, 61, 3)).astype(np.uint8)
+    grey = np.asarray(Image.fromarray(frame).convert("L"))
+    want = Preprocessor(artefact.manifest).convert(grey[..., None].astype(np.float32))
+    np.testing.assert_array_equal(ConversionLayers(artefact).quantized_input(frame), want)
 
 
 def test_the_conversion_model_is_one_conv_with_a_tile_input(shipped_model):
