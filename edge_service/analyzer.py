@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edge_service.backends import Backend, select_backend
 from edge_service.errors import EdgeError
+from edge_service.fullres import ConversionLayers
 from edge_service.manifest import ModelArtefact, load_artefact
 from edge_service.preprocess import Preprocessor
 from edge_service.results import FULL_RESOLUTION, FrameResult, FullResolution
@@ -67,23 +68,19 @@ class FrameAnalyzer:
         self.fullres = self._full_resolution(artefact)
         self._statistics: tuple[tuple, FrameStatistics] | None = None
 
-    def _full_resolution(self, artefact: ModelArtefact):
+    def _full_resolution(self, artefact: ModelArtefact) -> ConversionLayers | None:
         """conversion.tflite on the numpy kernels (exact at any size), when the model has one."""
         if not self.settings.conversion_max_pixels or not artefact.manifest.conversion_model:
             return None
-        from edge_service.fullres import ConversionLayers
-        layers = ConversionLayers(artefact, "numpy", self.settings.conversion_max_pixels)
-        names = list((artefact.manifest.conversion or {}).get("layer_names") or [])
-        out = layers.entry["output"]
-        return layers, float(out["scale"]), int(out["zero_point"]), names
+        self.conversion_names = list((artefact.manifest.conversion or {}).get("layer_names") or [])
+        return ConversionLayers(artefact, "numpy", self.settings.conversion_max_pixels)
 
     @property
     def picture_names(self) -> list[str]:
         """Every picture a frame can give: each layer, and each full-resolution conversion layer."""
         extra = []
         if self.fullres is not None:
-            channels = int(self.fullres[0].entry["layers"])
-            extra = [f"conversion/{k}" for k in range(channels)] + ["conversion/composite"]
+            extra = [f"conversion/{k}" for k in range(self.fullres.channels)] + ["conversion/composite"]
         return self.layer_names + extra
 
     def check_top_k(self, k: int) -> None:
@@ -151,11 +148,10 @@ class FrameAnalyzer:
     def _run_full_resolution(self, frame: Frame, stats: dict) -> FullResolution | None:
         if self.fullres is None:
             return None
-        runner, scale, zero_point, names = self.fullres
-        layers = runner(frame.image)
-        stats[FULL_RESOLUTION] = layer_stats(layers, scale, zero_point,
-                                                          per_channel=self.settings.channel_stats)
-        return FullResolution(layers, scale, zero_point, names or [str(k) for k in range(layers.shape[-1])])
+        result = self.fullres.result(frame.image, self.conversion_names)
+        stats[FULL_RESOLUTION] = layer_stats(result.layers, result.scale, result.zero_point,
+                                             per_channel=self.settings.channel_stats)
+        return result
 
     def close(self) -> None:
         self.backend.close()

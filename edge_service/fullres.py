@@ -15,6 +15,7 @@ from PIL import Image
 from edge_service.errors import FrameError, ModelError
 from edge_service.manifest import ModelArtefact, read_checked
 from edge_service.preprocess import Preprocessor
+from edge_service.results import FullResolution
 
 DEFAULT_MAX_PIXELS = 2_000_000
 BACKENDS = ("numpy", "litert", "litert-ref", "tflm")
@@ -107,6 +108,16 @@ class ConversionLayers:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """int8 layers (H, W, K) of a uint8 frame at its own resolution (capped by max_pixels)."""
         return self.run_quantized(self.quantized_input(image))
+
+    @property
+    def channels(self) -> int:
+        return int(self.entry["layers"])
+
+    def result(self, image: np.ndarray, names: list[str]) -> FullResolution:
+        """A frame's layers with their quantization and names, as a FrameResult carries them."""
+        out = self.entry["output"]
+        return FullResolution(self(image), float(out["scale"]), int(out["zero_point"]),
+                              names or [str(k) for k in range(self.channels)])
 
     def run_quantized(self, x: np.ndarray) -> np.ndarray:
         if self.backend == "tflm":

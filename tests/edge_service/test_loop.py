@@ -188,8 +188,10 @@ def test_a_live_source_held_back_by_the_rate_limit_counts_skips_as_rate_limit_no
                      LoopSettings(max_fps=2, queue=1)).run()
     # About four frames are processed in the two seconds the source runs; the rest wait for a slot
     # (slots of 500 ms: far longer than a frame takes, even on a loaded machine).
-    assert counters.dropped["rate_limit"] >= 60 and counters.dropped["rate_limit"] > 3 * counters.dropped["queue_full"], \
-        counters.dropped
+    # Counted against what the source gave, which a loaded machine can slow.
+    delivered = counters.processed + sum(counters.dropped.values())
+    assert delivered >= 20 and counters.dropped["rate_limit"] >= 0.6 * delivered, counters.dropped
+    assert counters.dropped["rate_limit"] > 3 * counters.dropped["queue_full"], counters.dropped
     assert [r.seq for r in sink.results] == list(range(1, counters.processed + 1))
 
 
