@@ -126,10 +126,8 @@ class FrameStatistics:
         self.channel_layer = np.repeat(np.arange(len(layers)), channels)
         self.value_zero_point = np.repeat(self.zero_point, sizes)
         self._zero_points: dict[np.dtype, np.ndarray] = {}
-        kept = np.minimum(channels, top)  # the places of each layer's top channels in a sorted order
-        self.top_places = np.concatenate([s + np.arange(k) for s, k in zip(self.starts, kept)]).astype(np.intp)
-        self.top_starts = np.repeat(self.starts, kept)
-        self.top_bounds = np.concatenate([[0], np.cumsum(kept)]).tolist()
+        self.kept = np.minimum(channels, top).tolist()  # how many top channels each layer has
+        self.channel_index = np.arange(int(channels.sum()))
 
     def __call__(self, outputs: dict[str, np.ndarray]) -> dict[str, dict]:
         arrays = [outputs[layer.name] for layer in self.layers]
@@ -174,16 +172,17 @@ class FrameStatistics:
     def _top_channels(self, sums: np.ndarray) -> list[list[int]]:
         """The channels of highest mean per layer, ties to the lower index.
 
-        Integer sums sort in one stable pass for all layers: each layer's keys are shifted by more
-        than any layer's spread, so the layers stay apart and exact integers keep every tie."""
-        if sums.size and np.array_equal(sums, np.rint(sums)) and np.abs(sums).max() < 2.0 ** 40:
-            spread = sums.max() - sums.min() + 1
-            order = np.argsort(self.channel_layer * spread - sums, kind="stable")
-        else:
-            order = np.concatenate([start + np.argsort(-sums[start:end], kind="stable")
-                                    for start, end in self.bounds])
-        top = (order[self.top_places] - self.top_starts).tolist()
-        return [top[a:b] for a, b in zip(self.top_bounds, self.top_bounds[1:])]
+        `top` rounds of "first maximum of each layer, then set it aside" for all layers at once:
+        a few passes over the channels, where a sort of all of them would cost several times more."""
+        left = sums.copy()
+        picks = []
+        for _ in range(self.top):
+            best = np.maximum.reduceat(left, self.starts)
+            at = np.where(left == best[self.channel_layer], self.channel_index, left.size)
+            first = np.minimum.reduceat(at, self.starts)
+            picks.append((first - self.starts).tolist())
+            left[np.minimum(first, left.size - 1)] = -np.inf
+        return [[rank[i] for rank in picks[:kept]] for i, kept in enumerate(self.kept)]
 
     def _per_channel(self, mins, maxs, sums, active) -> list[dict]:
         columns = {"min": self._real(mins), "max": self._real(maxs),
