@@ -4,8 +4,9 @@ Fast paths, both exact and timed against each other at load: the raw int8 input 
 holds its zero point) times the weights in float32, exact while every partial sum stays
 below 2^24, then `FloatRequant.apply`; or [raw input, 1] times weights that fold in the
 scale and the constant, in float64, where every partial sum is provably a whole number of
-units below 2^53 (then only clip and cast remain). Where the check at load fails, the
-centred product is requantized by the integer path.
+units below 2^53 (then only clip and cast remain). The float32 product also comes in a
+tap-major im2col layout, quicker to copy when a window's row is short (few channels).
+Where the check at load fails, the centred product is requantized by the integer path.
 """
 
 from __future__ import annotations
