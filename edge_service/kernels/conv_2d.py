@@ -4,8 +4,9 @@ Fast paths, both exact and timed against each other at load: the raw int8 input 
 holds its zero point) times the weights in float32, exact while every partial sum stays
 below 2^24, then `FloatRequant.apply`; or [raw input, 1] times weights that fold in the
 scale and the constant, in float64, where every partial sum is provably a whole number of
-units below 2^53 (then only clip and cast remain). Where the check at load fails, the
-centred product is requantized by the integer path.
+units below 2^53 (then only clip and cast remain). The float32 product also comes in a
+tap-major im2col layout, quicker to copy when a window's row is short (few channels).
+Where the check at load fails, the centred product is requantized by the integer path.
 """
 
 from __future__ import annotations
@@ -91,15 +92,20 @@ class Conv2D(WindowedKernel):
                 variants["folded float64"] = self.run_folded
         if not self.pointwise:
             self.padded = self.padded_input(zero_point)
+            self.tap_columns, self.taps = self.padded.tap_major()
+            self.tap_target = self.tap_columns.reshape(self.taps.shape)
+            variants["float32 tap-major"] = self.run_tap_major
         choice = fastest(variants, random_int8(self.input_shape))
         self.variant = choice
         self.fast_run = variants.get(choice)
         if choice is None:
             self.fast = None
         # Keep only the chosen variant's buffers.
-        unused = {"float32": ("columns", "column_view", "padded64", "folded", "table"),
-                  "table": ("columns", "column_view", "padded64", "folded", "padded", "single")}.get(
-            choice, ("padded", "single", "table"))
+        tap_major = ("tap_columns", "taps", "tap_target")
+        unused = {"float32": ("columns", "column_view", "padded64", "folded", "table", *tap_major),
+                  "float32 tap-major": ("columns", "column_view", "padded64", "folded", "table"),
+                  "table": ("columns", "column_view", "padded64", "folded", "padded", "single", *tap_major)}.get(
+            choice, ("padded", "single", "table", *tap_major))
         for name in unused:
             self.__dict__.pop(name, None)
 
@@ -114,6 +120,11 @@ class Conv2D(WindowedKernel):
         else:
             cols = self.padded.windows(x).reshape(self.rows, -1)
         return self.fast.apply(cols @ self.single, self.tile).reshape(self.output.shape)
+
+    def run_tap_major(self, x: np.ndarray) -> np.ndarray:
+        np.copyto(self.padded.interior, x, casting="unsafe")
+        np.copyto(self.tap_target, self.taps)
+        return self.fast.apply(self.tap_columns.T @ self.single, self.tile).reshape(self.output.shape)
 
     def run_folded(self, x: np.ndarray) -> np.ndarray:
         source = x.reshape(self.rows, -1) if self.pointwise else self.padded64.windows(x)

@@ -82,7 +82,8 @@ def _per_op_tables(interpreter, x, repeat: int, model: str, per_layer: bool) -> 
 
 def _kernel_models() -> dict[str, bytes]:
     from edge_service.manifest import default_model_dir, load_artefact
-    models = {"shipped digits/seed model": load_artefact(default_model_dir()).model_bytes}
+    artefact = load_artefact(default_model_dir())
+    models = {f"shipped model ({artefact.manifest.name})": artefact.model_bytes}
     try:
         from training.reference_models import cached_mobilenet_v2
         models["MobileNetV2-0.35 96x96 int8, every op an output"] = cached_mobilenet_v2()
@@ -109,7 +110,7 @@ def bench_numpy_kernels(quick: bool) -> list[dict]:
             ours = NumpyInterpreter(model)
             load_ms = (time.perf_counter() - start) * 1000
             x = sample_inputs(ours.input.shape, ours.input.dtype, 4)[3]
-            small = "shipped" in model_name
+            small = model_name.startswith("shipped model")
             calls, rounds = (50 if small else 20), (3 if quick else 7)
             outputs = ours.graph.outputs
             runners = {"numpy kernels (tflm mode)": lambda: ours.run(x)}

@@ -75,3 +75,13 @@ def test_mobilenet_convolutions_run_on_the_fast_path(mode):
     slow = [k.op.op for k in interpreter.kernels if getattr(k, "fast", True) is None]
     # LiteRT's reference FULLY_CONNECTED rounds in floating point: it keeps its own path.
     assert slow == ([] if mode == "tflm" else ["FULLY_CONNECTED"])
+
+
+def test_max_pool_pairs_equal_the_per_tap_maxima(shipped_model):
+    interpreter = NumpyInterpreter(load_artefact(shipped_model).model_bytes)
+    pools = [k for k in interpreter.kernels if k.op.op == "MAX_POOL_2D"]
+    assert pools and all(k.pairs for k in pools)  # 26 -> 13 and 11 -> 5 (the last row and column dropped)
+    rng = np.random.default_rng(0)
+    for kernel in pools:
+        x = rng.integers(-128, 128, kernel.input_shape).astype(np.int8)
+        np.testing.assert_array_equal(kernel.run_pairs(x), kernel.run_taps(x))
