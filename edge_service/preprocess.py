@@ -129,8 +129,7 @@ class Preprocessor:
         else:  # one lookup per value: the inverse is a function of one value of one channel
             index = q.astype(np.intp) - np.iinfo(self.dtype).min
             channels = self.inverse.shape[1]
-            pixels = self.inverse[index[..., 0], 0][..., None] if channels == 1 else \
-                self.inverse[index, np.arange(channels)]
+            pixels = self.inverse[index, 0] if channels == 1 else self.inverse[index, np.arange(channels)]
         if self.bgr:
             pixels = pixels[..., ::-1]
         return pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels

@@ -65,12 +65,14 @@ def test_the_pixel_table_equals_the_float_path_on_every_value(manifest, color, i
     np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("color, invert, dtype", [("gray", False, "int8"), ("rgb", True, "int8"),
-                                                  ("bgr", False, "uint8"), ("rgb", False, "float32")])
-def test_the_picture_undoes_the_input_mapping_value_by_value(manifest, color, invert, dtype):
+@pytest.mark.parametrize("color, invert, dtype, per_channel", [
+    ("gray", False, "int8", True), ("rgb", True, "int8", True), ("bgr", False, "uint8", True),
+    ("rgb", False, "float32", True), ("rgb", False, "int8", False), ("bgr", True, "uint8", False)])
+def test_the_picture_undoes_the_input_mapping_value_by_value(manifest, color, invert, dtype, per_channel):
     channels = 1 if color == "gray" else 3
-    manifest.preprocessing.update(color=color, invert=invert, mean=[10.0, 20.0, 30.0][:channels],
-                                  scale=[1 / 200, 1 / 210, 1 / 220][:channels])
+    given = channels if per_channel else 1  # one mean and scale for each channel, or one for all
+    manifest.preprocessing.update(color=color, invert=invert, mean=[10.0, 20.0, 30.0][:given],
+                                  scale=[1 / 200, 1 / 210, 1 / 220][:given])
     manifest.input.update(dtype=dtype, shape=[1, *manifest.preprocessing["size"], channels])
     p = Preprocessor(manifest)
     frame = np.random.default_rng(3).integers(0, 256, (28, 28, 3), dtype=np.uint8)
@@ -80,7 +82,7 @@ def test_the_picture_undoes_the_input_mapping_value_by_value(manifest, color, in
     # The picture, seen again, is the same input wherever the input was not clipped to its type's range.
     again = p(picture if channels == 3 else np.repeat(picture[..., None], 3, axis=-1))
     kept = (x > np.iinfo(x.dtype).min) & (x < np.iinfo(x.dtype).max) if dtype != "float32" else np.ones(x.shape, bool)
-    assert kept.mean() > 0.5
+    assert kept.mean() > 0.3
     np.testing.assert_array_equal(again[kept], x[kept])
 
 
