@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import select
+import socket
 import ssl
 import threading
 import time
@@ -27,6 +28,9 @@ from edge_service.mqtt.settings import MqttSettings
 __all__ = ["LinkHandlers", "MqttLink", "MqttRefused", "MqttSettings", "make_client"]
 
 log = logging.getLogger("unseen.mqtt")
+
+# Linux only: hold what one tick publishes and send it as few segments (one broker wake-up, not one per message).
+TCP_CORK = getattr(socket, "TCP_CORK", None)
 
 # CONNACK reasons that retrying will not cure: the user has to change something.
 REFUSALS = {"Not authorized", "Bad user name or password", "Client identifier not valid",
@@ -85,24 +89,30 @@ class MqttLink:
         self.attempted = False                 # connect() once, reconnect() after that
         self.ever_connected = False
         self._wake_r, self._wake_w = os.pipe()
+        self._wake_pending = False             # a byte is in the pipe, or about to be: no need for another
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self.thread = threading.Thread(target=self._network, name="mqtt", daemon=True)
 
     def wake(self) -> None:
         """From any thread: the network thread runs a round (and its owner's tick) now, not at its timeout."""
+        if self._wake_pending:  # the network thread has not read the last one yet: its next tick comes anyway
+            return
+        self._wake_pending = True
         try:
             os.write(self._wake_w, b"!")
         except BlockingIOError:  # a wake-up is already pending
             pass
 
-    def _round(self, timeout: float) -> None:
+    def _round(self, timeout: float) -> bool:
         """One network round on this thread only (paho is never entered from two threads at once):
-        wait for the socket or a wake-up, then read, write and keep the session alive."""
+        wait for the socket or a wake-up, then read, write and keep the session alive. False once
+        there is no connection. paho's own loop() is never called: it would make paho write a byte
+        to a socket pair of its own at every publish, for a select that is not the one we run."""
         sock = self.client.socket()
-        if sock is None:
-            self.client.loop(timeout=timeout)  # not connected: paho notices and reports it
-            return
+        if sock is None:  # paho has reported the loss already (on_disconnect)
+            self.stopping.wait(timeout)
+            return False
         pending = getattr(sock, "pending", lambda: 0)()  # TLS may hold decrypted bytes select cannot see
         try:
             readable, writable, _ = select.select([sock, self._wake_r], [sock] if self.client.want_write() else [],
@@ -110,16 +120,36 @@ class MqttLink:
         except (OSError, ValueError):  # the socket closed under us: paho's next read says how
             readable, writable = [sock], []
         if self._wake_r in readable:
+            self._wake_pending = False  # before reading: a wake-up from now on writes again
             try:
                 os.read(self._wake_r, 4096)
             except BlockingIOError:
                 pass
         if pending or sock in readable:
             if self.client.loop_read() != paho.MQTT_ERR_SUCCESS:
-                return
+                return False
         if sock in writable or self.client.want_write():
             self.client.loop_write()
-        self.client.loop_misc()
+        return self.client.loop_misc() == paho.MQTT_ERR_SUCCESS
+
+    def _tick(self) -> None:
+        """The owner's tick with the socket corked, so what it publishes leaves together."""
+        sock = self.client.socket()
+        if TCP_CORK is None or sock is None:
+            self.handlers.tick(self.client)
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 1)
+        except OSError:  # not a TCP socket, or closed under us
+            self.handlers.tick(self.client)
+            return
+        try:
+            self.handlers.tick(self.client)
+        finally:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 0)  # uncorking sends what is queued now
+            except OSError:
+                pass
 
     def _refuse(self, message: str) -> None:
         self.fatal = message
@@ -145,6 +175,10 @@ class MqttLink:
                 self.first_outcome.set()
             return
         self.fatal = ""
+        try:  # MQTT packets are small and each waits for its PUBACK: Nagle's delay only adds latency
+            client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
         self.connected.set()
         self.ever_connected = True
         self.first_outcome.set()
@@ -186,7 +220,7 @@ class MqttLink:
     def _await_connack(self) -> None:
         deadline = time.monotonic() + self.settings.connect_timeout
         while not (self.connected.is_set() or self.fatal or self.stopping.is_set()) and time.monotonic() < deadline:
-            if self.client.loop(timeout=0.05) != paho.MQTT_ERR_SUCCESS:
+            if not self._round(0.05):
                 break
 
     def _network(self) -> None:
@@ -202,18 +236,19 @@ class MqttLink:
                     delay = min(delay * 2, self.settings.backoff_max)
                     continue
                 delay = self.settings.backoff_initial
-            self.handlers.tick(self.client)
+            self._tick()
             self._round(0.1)
         if self.connected.is_set():
             self.handlers.goodbye(self.client)
             self.client.disconnect()
-            self.client.loop(timeout=0.1)
+            self._round(0.1)
 
     def wait_published(self, info: paho.MQTTMessageInfo, seconds: float) -> None:
         """On the network thread only: runs paho until `info` is acknowledged or `seconds` pass."""
         deadline = time.monotonic() + seconds
         while not info.is_published() and time.monotonic() < deadline:
-            self.client.loop(timeout=0.05)
+            if not self._round(0.05):
+                return
 
     def stop(self) -> None:
         self.stopping.set()
