@@ -12,7 +12,6 @@ import logging
 import os
 import random
 import select
-import socket
 import ssl
 import threading
 import time
@@ -28,9 +27,6 @@ from edge_service.mqtt.settings import MqttSettings
 __all__ = ["LinkHandlers", "MqttLink", "MqttRefused", "MqttSettings", "make_client"]
 
 log = logging.getLogger("unseen.mqtt")
-
-# Linux only: hold what one tick publishes and send it as few segments (one broker wake-up, not one per message).
-TCP_CORK = getattr(socket, "TCP_CORK", None)
 
 # CONNACK reasons that retrying will not cure: the user has to change something.
 REFUSALS = {"Not authorized", "Bad user name or password", "Client identifier not valid",
@@ -132,25 +128,6 @@ class MqttLink:
             self.client.loop_write()
         return self.client.loop_misc() == paho.MQTT_ERR_SUCCESS
 
-    def _tick(self) -> None:
-        """The owner's tick with the socket corked, so what it publishes leaves together."""
-        sock = self.client.socket()
-        if TCP_CORK is None or sock is None:
-            self.handlers.tick(self.client)
-            return
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 1)
-        except OSError:  # not a TCP socket, or closed under us
-            self.handlers.tick(self.client)
-            return
-        try:
-            self.handlers.tick(self.client)
-        finally:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 0)  # uncorking sends what is queued now
-            except OSError:
-                pass
-
     def _refuse(self, message: str) -> None:
         self.fatal = message
         log.error(message)
@@ -175,10 +152,6 @@ class MqttLink:
                 self.first_outcome.set()
             return
         self.fatal = ""
-        try:  # MQTT packets are small and each waits for its PUBACK: Nagle's delay only adds latency
-            client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass
         self.connected.set()
         self.ever_connected = True
         self.first_outcome.set()
@@ -236,7 +209,7 @@ class MqttLink:
                     delay = min(delay * 2, self.settings.backoff_max)
                     continue
                 delay = self.settings.backoff_initial
-            self._tick()
+            self.handlers.tick(self.client)
             self._round(0.1)
         if self.connected.is_set():
             self.handlers.goodbye(self.client)
