@@ -20,7 +20,7 @@ from edge_service.mqtt.outbox import Message, Outbox, OutboxError
 
 log = logging.getLogger("unseen.outbox")
 RETRY_SECONDS = 1.0   # after a failed commit, submissions are refused this long, then tried again
-GROUP_SECONDS = 0.002  # at least this between the starts of two commits while messages keep coming
+GROUP_SECONDS = 0.005  # at least this between the starts of two commits while messages keep coming
 ACK_SECONDS = 0.05     # how long acknowledged rows alone wait for new messages to share a commit
 
 
