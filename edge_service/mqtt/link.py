@@ -154,6 +154,9 @@ class MqttLink:
         self.fatal = ""
         self.connected.set()
         self.ever_connected = True
+        # _on_log only matters before the first session; left set, paho would format a debug line
+        # and call it for every packet it sends or receives.
+        client.on_log = None
         self.first_outcome.set()
         log.info("connected to %s", self.settings.address)
         self.handlers.connected(client)
