@@ -12,6 +12,7 @@ its commit has returned; what a kill -9 can lose is what was never committed, ne
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +34,8 @@ class OutboxWriter:
         self.acks: list[int] = []
         self.acks_since = 0.0          # when the oldest waiting acknowledgement came
         self.last_commit = 0.0         # when the last commit started
-        self.changed = threading.Condition()
+        self.sleeping_until = 0.0      # the writer's wake-up time while it waits (inf: none); 0 while it runs
+        self.changed = threading.Condition(threading.Lock())
         self.busy = False
         self.hurry = 0                 # flushes waiting: commit what there is now
         self.failure = ""             # the last commit's error, until a commit succeeds again
@@ -53,7 +55,9 @@ class OutboxWriter:
             while len(self.puts) >= self.max_waiting and not self.stopping:
                 self.changed.wait(0.1)
             self.puts.append((topic, payload, kind, msg_id))
-            if len(self.puts) == 1:  # the writer has no deadline for new messages yet: give it one
+            # Wake the writer only if it would otherwise look too late: a busy loop's messages then
+            # cost no wake-up each, only the one timed wake-up per group.
+            if len(self.puts) == 1 and self.sleeping_until > self.last_commit + self.group_seconds:
                 self.changed.notify_all()
 
     def ack(self, rowids: list[int]) -> None:
@@ -63,27 +67,32 @@ class OutboxWriter:
         with self.changed:
             if not self.acks:
                 self.acks_since = time.monotonic()
-                self.changed.notify_all()
+                if self.sleeping_until == math.inf:  # otherwise it wakes anyway and sees them
+                    self.changed.notify_all()
             self.acks.extend(rowids)
 
     def _wait_for_group(self) -> bool:
         """Under the lock: waits until a group is due; False once stopping with nothing left."""
         while True:
+            now = time.monotonic()
+            group_due = self.last_commit + self.group_seconds
             if self.stopping or self.hurry:
                 if self.puts or self.acks:
                     return True
                 if self.stopping:
                     return False
-                due = None
+                due = math.inf
             elif self.puts:
-                due = self.last_commit + self.group_seconds
+                due = group_due
             elif self.acks:
-                due = self.acks_since + ACK_SECONDS
-            else:
-                due = None
-            if due is not None and (left := due - time.monotonic()) <= 0:
+                due = max(group_due, self.acks_since + ACK_SECONDS)
+            else:  # just after a commit, look again when the next group would be due, unasked
+                due = group_due if now < group_due else math.inf
+            if due <= now:
                 return True
-            self.changed.wait(None if due is None else left)
+            self.sleeping_until = due
+            self.changed.wait(None if due == math.inf else due - now)
+            self.sleeping_until = 0.0
 
     def _run(self) -> None:
         while True:
