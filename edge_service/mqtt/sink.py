@@ -74,7 +74,9 @@ class MqttSink(Sink):
         client.publish(f"{self.base}/cmd/{verb}/reply", json.dumps(reply).encode(), qos=1)
 
     def _goodbye(self, client: paho.Client) -> None:
-        offline = dict(self.latest_status or {}, state="offline", device=self.device_id, time=time.time())
+        # The outbox and the link as they are now, after the drain: the last status sent may be older.
+        offline = dict(self.latest_status or {}, **self.describe(), state="offline", device=self.device_id,
+                       time=time.time())
         info = client.publish(f"{self.base}/status", json.dumps(offline).encode(), qos=1, retain=True)
         self.link.wait_published(info, 2.0)
 
