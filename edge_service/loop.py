@@ -164,6 +164,8 @@ class ServiceLoop:
                     last_status = time.monotonic()
         finally:
             stop.set()
+            with self.ready:  # a capture thread waiting for room sees the stop now, not at its next timeout
+                self.ready.notify_all()
             capture.join(timeout=5)
             self.state = "stopped" if self.capture_failure is None else "failed"
             for sink in self.sinks:

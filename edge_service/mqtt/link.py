@@ -85,24 +85,30 @@ class MqttLink:
         self.attempted = False                 # connect() once, reconnect() after that
         self.ever_connected = False
         self._wake_r, self._wake_w = os.pipe()
+        self._wake_pending = False             # a byte is in the pipe, or about to be: no need for another
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self.thread = threading.Thread(target=self._network, name="mqtt", daemon=True)
 
     def wake(self) -> None:
         """From any thread: the network thread runs a round (and its owner's tick) now, not at its timeout."""
+        if self._wake_pending:  # the network thread has not read the last one yet: its next tick comes anyway
+            return
+        self._wake_pending = True
         try:
             os.write(self._wake_w, b"!")
         except BlockingIOError:  # a wake-up is already pending
             pass
 
-    def _round(self, timeout: float) -> None:
+    def _round(self, timeout: float) -> bool:
         """One network round on this thread only (paho is never entered from two threads at once):
-        wait for the socket or a wake-up, then read, write and keep the session alive."""
+        wait for the socket or a wake-up, then read, write and keep the session alive. False once
+        there is no connection. paho's own loop() is never called: it would make paho write a byte
+        to a socket pair of its own at every publish, for a select that is not the one we run."""
         sock = self.client.socket()
-        if sock is None:
-            self.client.loop(timeout=timeout)  # not connected: paho notices and reports it
-            return
+        if sock is None:  # paho has reported the loss already (on_disconnect)
+            self.stopping.wait(timeout)
+            return False
         pending = getattr(sock, "pending", lambda: 0)()  # TLS may hold decrypted bytes select cannot see
         try:
             readable, writable, _ = select.select([sock, self._wake_r], [sock] if self.client.want_write() else [],
@@ -110,16 +116,17 @@ class MqttLink:
         except (OSError, ValueError):  # the socket closed under us: paho's next read says how
             readable, writable = [sock], []
         if self._wake_r in readable:
+            self._wake_pending = False  # before reading: a wake-up from now on writes again
             try:
                 os.read(self._wake_r, 4096)
             except BlockingIOError:
                 pass
         if pending or sock in readable:
             if self.client.loop_read() != paho.MQTT_ERR_SUCCESS:
-                return
+                return False
         if sock in writable or self.client.want_write():
             self.client.loop_write()
-        self.client.loop_misc()
+        return self.client.loop_misc() == paho.MQTT_ERR_SUCCESS
 
     def _refuse(self, message: str) -> None:
         self.fatal = message
@@ -147,6 +154,9 @@ class MqttLink:
         self.fatal = ""
         self.connected.set()
         self.ever_connected = True
+        # _on_log only matters before the first session; left set, paho would format a debug line
+        # and call it for every packet it sends or receives.
+        client.on_log = None
         self.first_outcome.set()
         log.info("connected to %s", self.settings.address)
         self.handlers.connected(client)
@@ -186,7 +196,7 @@ class MqttLink:
     def _await_connack(self) -> None:
         deadline = time.monotonic() + self.settings.connect_timeout
         while not (self.connected.is_set() or self.fatal or self.stopping.is_set()) and time.monotonic() < deadline:
-            if self.client.loop(timeout=0.05) != paho.MQTT_ERR_SUCCESS:
+            if not self._round(0.05):
                 break
 
     def _network(self) -> None:
@@ -207,13 +217,14 @@ class MqttLink:
         if self.connected.is_set():
             self.handlers.goodbye(self.client)
             self.client.disconnect()
-            self.client.loop(timeout=0.1)
+            self._round(0.1)
 
     def wait_published(self, info: paho.MQTTMessageInfo, seconds: float) -> None:
         """On the network thread only: runs paho until `info` is acknowledged or `seconds` pass."""
         deadline = time.monotonic() + seconds
         while not info.is_published() and time.monotonic() < deadline:
-            self.client.loop(timeout=0.05)
+            if not self._round(0.05):
+                return
 
     def stop(self) -> None:
         self.stopping.set()

@@ -18,6 +18,7 @@ from edge_service.errors import EdgeError
 
 DB_FILE = "outbox.sqlite3"
 DROP_ORDER = ("layer", "result")  # what goes first when the outbox is full
+DELETE_CHUNK = 500                 # row ids per DELETE: under any SQLite's limit on bound parameters
 
 
 class OutboxError(EdgeError):
@@ -51,6 +52,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_kind ON messages (kind, rowid);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+INSERT = ("INSERT INTO messages (msg_id, topic, payload, qos, retain, kind, created, size) "
+          "VALUES (?, ?, ?, 1, 0, ?, ?, ?)")
 
 
 class Outbox:
@@ -117,31 +120,50 @@ class Outbox:
                 freed_bytes, freed_count = self._delete(acks)
                 self.bytes -= freed_bytes
                 self.count -= freed_count
-                stored = []
-                for topic, payload, kind, msg_id in puts:
-                    size = len(payload) + len(topic)
-                    self._make_room(size)
-                    cursor = self.db.execute(
-                        "INSERT INTO messages (msg_id, topic, payload, qos, retain, kind, created, size) "
-                        "VALUES (?, ?, ?, 1, 0, ?, ?, ?)", (msg_id, topic, payload, kind, now, size))
-                    stored.append(Message(int(cursor.lastrowid), topic, payload, 1, False, kind, msg_id, now))
-                    self.bytes += size
-                    self.count += 1
+                stored = self._insert_all(puts, now) if puts else []
                 self.db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
                 raise OutboxError(f"outbox {self.folder}: cannot store messages: {_explain(exc)}") from None
             return stored
 
+    def _insert_all(self, puts: list[tuple[str, bytes, str, str]], now: float) -> list[Message]:
+        """Inserts inside the open transaction; one executemany when the whole group fits."""
+        sizes = [len(payload) + len(topic) for topic, payload, _, _ in puts]
+        total = sum(sizes)
+        if self.count + len(puts) > self.max_messages or self.bytes + total > self.max_bytes:
+            return [self._insert_one(put, size, now) for put, size in zip(puts, sizes)]  # the drop policy, per message
+        self.db.executemany(INSERT, [(msg_id, topic, payload, kind, now, size)
+                                     for (topic, payload, kind, msg_id), size in zip(puts, sizes)])
+        # One writer inside BEGIN IMMEDIATE and AUTOINCREMENT: the group's row ids are consecutive.
+        last = self.db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        self.bytes += total
+        self.count += len(puts)
+        first = last - len(puts) + 1
+        return [Message(first + i, topic, payload, 1, False, kind, msg_id, now)
+                for i, (topic, payload, kind, msg_id) in enumerate(puts)]
+
+    def _insert_one(self, put: tuple[str, bytes, str, str], size: int, now: float) -> Message:
+        topic, payload, kind, msg_id = put
+        self._make_room(size)
+        cursor = self.db.execute(INSERT, (msg_id, topic, payload, kind, now, size))
+        self.bytes += size
+        self.count += 1
+        return Message(int(cursor.lastrowid), topic, payload, 1, False, kind, msg_id, now)
+
     def _delete(self, rowids: list[int]) -> tuple[int, int]:
         """Deletes rows inside the open transaction; returns (bytes, count) freed."""
-        if not rowids:
-            return 0, 0
-        marks = ",".join("?" * len(rowids))
-        size, count = self.db.execute(f"SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages WHERE rowid IN ({marks})",
-                                      rowids).fetchone()
-        self.db.execute(f"DELETE FROM messages WHERE rowid IN ({marks})", rowids)
-        return int(size), int(count)
+        size = count = 0
+        for start in range(0, len(rowids), DELETE_CHUNK):
+            chunk = rowids[start:start + DELETE_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            # SELECT then DELETE, not DELETE ... RETURNING: that needs SQLite 3.35, newer than some devices have
+            freed = self.db.execute(f"SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages WHERE rowid IN ({marks})",
+                                    chunk).fetchone()
+            self.db.execute(f"DELETE FROM messages WHERE rowid IN ({marks})", chunk)
+            size += int(freed[0])
+            count += int(freed[1])
+        return size, count
 
     def _make_room(self, size: int) -> None:
         """Deletes by the drop policy until the new message fits (inside the open transaction)."""
@@ -172,6 +194,11 @@ class Outbox:
                 "SELECT rowid, topic, payload, qos, retain, kind, msg_id, created FROM messages "
                 "WHERE rowid > ? ORDER BY rowid LIMIT ?", (after_rowid, limit)).fetchall()
         return [Message(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), r[5], r[6], r[7]) for r in rows]
+
+    def forget(self, rowids: list[int]) -> None:
+        """The broker has these messages: forget them in one transaction."""
+        if rowids:
+            self.commit_group([], rowids)
 
     def ack(self, rowid: int) -> None:
         """The broker has the message (PUBACK): forget it."""

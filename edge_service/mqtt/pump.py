@@ -23,11 +23,11 @@ MEMORY = 4096  # committed messages kept for sending; beyond that the pump reads
 
 
 class OutboxPump:
-    def __init__(self, outbox: Outbox, window: int, v5: bool, forget: Callable[[int], None] | None = None,
+    def __init__(self, outbox: Outbox, window: int, v5: bool, forget: Callable[[list[int]], None] | None = None,
                  on_ack: Callable[[str], None] | None = None) -> None:
         self.outbox, self.window, self.v5, self.on_ack = outbox, window, v5, on_ack
         self.wake: Callable[[], None] = lambda: None  # asks the network thread to send (the link's wake)
-        self.forget = forget or outbox.ack   # deletes an acknowledged row (the writer batches it)
+        self.forget = forget or outbox.forget  # deletes acknowledged rows (the writer batches them)
         self.lock = threading.Lock()
         self.client: paho.Client | None = None          # set while a session is up
         self.inflight: dict[int, tuple[int, str]] = {}  # paho mid -> (outbox rowid, message id)
@@ -69,14 +69,16 @@ class OutboxPump:
     def pump(self, client: paho.Client) -> None:
         """On the network thread, after every network round: acknowledged rows go, the window refills."""
         with self.lock:
-            while self.pubacks:
-                entry = self.inflight.pop(self.pubacks.popleft(), None)
-                if entry is not None:
-                    rowid, msg_id = entry
-                    self.forget(rowid)
-                    self.acked += 1
-                    if self.on_ack is not None:
-                        self.on_ack(msg_id)
+            if self.pubacks:
+                done = []
+                while self.pubacks:
+                    entry = self.inflight.pop(self.pubacks.popleft(), None)
+                    if entry is not None:
+                        done.append(entry[0])
+                        if self.on_ack is not None:
+                            self.on_ack(entry[1])
+                self.acked += len(done)
+                self.forget(done)  # one hand-over per round, not one per PUBACK
             self._fill()
 
     def _next(self, room: int) -> list[Message]:

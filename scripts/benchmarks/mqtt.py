@@ -8,6 +8,25 @@ from pathlib import Path
 import numpy as np
 
 
+def replayed_samples():
+    """The bundled frames decoded once and handed out in a loop, as a camera hands over decoded
+    frames: decoding a PNG per frame on the capture thread would take half the loop's CPU."""
+    from edge_service.images import read_image
+    from edge_service.sources.base import FrameSource
+    from edge_service.sources.files import SAMPLES_DIR
+
+    class Replay(FrameSource):
+        name = "samples (decoded once)"
+
+        def __init__(self) -> None:
+            self.frames = [(read_image(p), p.name) for p in sorted(SAMPLES_DIR.glob("*.png"))]
+            self.position = 0
+
+        def read(self):
+            self.position += 1
+            return self.frames[self.position % len(self.frames)]
+    return Replay()
+
 
 def bench_mqtt(quick: bool) -> dict:
     """Results per second, bundled frames to PUBACK from a local mosquitto, with p50 / p99 latency."""
@@ -24,7 +43,6 @@ def bench_mqtt(quick: bool) -> dict:
     from edge_service.mqtt.sink import MqttSink
     from edge_service.sinks import Sink
     from fleet.broker import EmbeddedBroker
-    from edge_service.sources import open_source
 
     artefact = load_artefact(default_model_dir())
     frames = 300 if quick else 1500
@@ -53,8 +71,11 @@ def bench_mqtt(quick: bool) -> dict:
             sink.pump.on_ack = on_ack
             sink.start()
             backend, _ = select_backend(artefact, "litert")
-            analyzer = FrameAnalyzer(artefact, backend, settings=AnalysisSettings(channel_stats=False))
-            pipeline = ServiceLoop(open_source("samples", loop=True), analyzer, [clock, sink],
+            # No per-channel statistics and no full-resolution conversion layers (about 13 ms a
+            # 640x480 frame): the MQTT path is what is measured, not the analysis.
+            analyzer = FrameAnalyzer(artefact, backend,
+                                     settings=AnalysisSettings(channel_stats=False, conversion_max_pixels=0))
+            pipeline = ServiceLoop(replayed_samples(), analyzer, [clock, sink],
                                    LoopSettings(frames=count))
             start = time.perf_counter()
             pipeline.run()
@@ -93,12 +114,25 @@ def bench_mqtt(quick: bool) -> dict:
         return {"results/s": len(acked) / elapsed, "p50 ms": float(np.percentile(latencies, 50)),
                 "p99 ms": float(np.percentile(latencies, 99))}
 
+    def loop_alone() -> dict:
+        """The loop with no MQTT at all: what the analysis leaves for the MQTT path to keep up with."""
+        backend, _ = select_backend(artefact, "litert")
+        analyzer = FrameAnalyzer(artefact, backend,
+                                 settings=AnalysisSettings(channel_stats=False, conversion_max_pixels=0))
+        pipeline = ServiceLoop(replayed_samples(), analyzer, [Clock()], LoopSettings(frames=frames))
+        start = time.perf_counter()
+        pipeline.run()
+        return {"results/s": frames / (time.perf_counter() - start)}
+
     rows = {}
+    alone = loop_alone()
     with EmbeddedBroker() as broker:
         ceiling = bare_paho(broker.port, frames)
         reference = run(broker.port, True, False)
         rows["bare paho QoS 1 loop (ceiling: no inference, no outbox)"] = dict(
             ceiling, ratio=ceiling["results/s"] / reference["results/s"])
+        rows["loop alone, no MQTT (the analysis's own ceiling)"] = dict(
+            alone, ratio=alone["results/s"] / reference["results/s"])
         rows["results, durable outbox (reference)"] = dict(reference, ratio=1.0)
         memory = run(broker.port, False, False)
         rows["results, outbox in memory (no durability)"] = dict(memory, ratio=memory["results/s"] / reference["results/s"])
@@ -106,5 +140,6 @@ def bench_mqtt(quick: bool) -> dict:
         rows["results + every layer PNG, durable outbox"] = dict(pngs, ratio=pngs["results/s"] / reference["results/s"])
         kind = broker.kind
     return {"title": f"End to end over MQTT ({kind} on loopback, LiteRT, {frames} frames, a tenth of that "
-                     f"with PNGs): capture to PUBACK",
+                     f"with PNGs): capture to PUBACK; the sample frames decoded once, analysis without channel "
+                     f"statistics or full-resolution conversion layers, so the MQTT path is what is measured",
             "unit": "results/s", "rows": rows}

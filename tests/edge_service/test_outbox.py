@@ -102,3 +102,39 @@ def test_a_full_disk_is_a_clear_error_while_running(tmp_path):
     stored = int(out.stdout.split()[1])
     assert 0 < stored < 10_000
     assert len(Outbox(tmp_path).pending(limit=100_000)) == stored  # nothing already written was lost
+
+
+def test_a_group_commit_hands_back_the_row_ids_it_stored_and_forgets_acks_in_the_same_transaction(tmp_path):
+    box = Outbox(tmp_path)
+    first = box.commit_group([("t", b"a%d" % i, "result", f"a{i}") for i in range(5)], [])
+    second = box.commit_group([("t", b"b%d" % i, "layer", f"b{i}") for i in range(7)], [first[1].rowid, first[3].rowid])
+    expected = [(m.rowid, m.msg_id, m.payload) for m in first + second if m.msg_id not in ("a1", "a3")]
+    assert [(m.rowid, m.msg_id, m.payload) for m in box.pending(limit=100)] == expected
+    assert (box.bytes, box.count) == box._totals()
+    box.forget([m.rowid for m in second])
+    assert [m.msg_id for m in box.pending()] == ["a0", "a2", "a4"] and box.count == 3
+
+
+def test_a_group_that_does_not_fit_follows_the_drop_policy_message_by_message(tmp_path):
+    box = Outbox(tmp_path, max_messages=4)
+    box.commit_group([("t", b"x", "layer", "L")] + [("t", b"x", "result", f"r{i}") for i in range(5)], [])
+    assert [m.msg_id for m in box.pending()] == ["r1", "r2", "r3", "r4"]
+    assert box.stats()["dropped_layers"] == 1 and box.stats()["dropped_results"] == 1
+
+
+def test_the_writer_groups_messages_and_delays_acks_to_ride_on_the_next_commit(tmp_path):
+    from edge_service.mqtt.writer import OutboxWriter
+    box = Outbox(tmp_path)
+    committed = []
+    writer = OutboxWriter(box, committed.extend, group_seconds=0.2)
+    try:
+        writer.submit("t", b"x", "result", "first")  # after a quiet spell: committed at once
+        assert writer.flush(5) and [m.msg_id for m in committed] == ["first"]
+        for i in range(20):
+            writer.submit("t", b"x", "result", f"m{i}")
+        writer.ack([committed[0].rowid])
+        assert writer.flush(5)
+        assert writer.commits == 2 and [m.msg_id for m in committed[1:]] == [f"m{i}" for i in range(20)]
+        assert box.count == 20  # the ack went in the same commit as the twenty
+    finally:
+        writer.close()
