@@ -88,7 +88,11 @@ def attach_mqtt(config: Config, loop: ServiceLoop, control: Control):
     from edge_service.mqtt.sink import MqttSink
     sink = MqttSink(mqtt_settings(config), open_outbox(config), config.device_id, control.layer_policy,
                     control.handle)
-    sink.start(wait=True)
+    try:
+        sink.start(wait=True)
+    except BaseException:
+        sink.close()  # its writer, encoder and outbox were already open
+        raise
     loop.sinks.append(sink)
     return sink
 
@@ -105,6 +109,7 @@ def close_all(loop: ServiceLoop) -> None:
 def serve(config: Config, extra_sinks: list[Sink] | None = None) -> Counters:
     from edge_service.http.attach import open_http
     http = open_http(config)  # --http: checked and listening before the model loads
+    loop = None
     try:
         loop = build_loop(config, extra_sinks)
         control = make_control(config, loop)
@@ -113,6 +118,8 @@ def serve(config: Config, extra_sinks: list[Sink] | None = None) -> Counters:
         if http:
             http.attach(loop, control)
     except BaseException:
+        if loop is not None:  # a refusal at start still closes the sinks and the model already open
+            close_all(loop)
         if http:
             http.close()
         raise

@@ -86,14 +86,15 @@ class MqttLink:
         self.ever_connected = False
         self._wake_r, self._wake_w = os.pipe()
         self._wake_pending = False             # a byte is in the pipe, or about to be: no need for another
+        self._closed = False                   # stop() has closed the pipe
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self.thread = threading.Thread(target=self._network, name="mqtt", daemon=True)
 
     def wake(self) -> None:
         """From any thread: the network thread runs a round (and its owner's tick) now, not at its timeout."""
-        if self._wake_pending:  # the network thread has not read the last one yet: its next tick comes anyway
-            return
+        if self._wake_pending or self._closed:  # the network thread has not read the last one yet: its next
+            return                                # tick comes anyway (or it has ended)
         self._wake_pending = True
         try:
             os.write(self._wake_w, b"!")
@@ -227,10 +228,16 @@ class MqttLink:
                 return
 
     def stop(self) -> None:
+        """Ends the network thread and closes the wake-up pipe; a second call does nothing (a closed
+        descriptor's number may already belong to another file)."""
+        if self._closed:
+            return
         self.stopping.set()
+        self._wake_pending = False  # this byte must go: the thread has to see `stopping` now
         self.wake()
         if self.thread.is_alive():
             self.thread.join(timeout=10)
+        self._closed = True
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
