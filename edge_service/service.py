@@ -72,8 +72,8 @@ def mqtt_settings(config: Config):
     return MqttSettings(
         host=m.host, port=m.port, protocol=m.protocol, client_id=m.client_id, keepalive=m.keepalive,
         username=m.username, password=m.password, tls=m.tls, ca_file=m.ca_file, cert_file=m.cert_file,
-        key_file=m.key_file, prefix=m.prefix, backoff_max=m.backoff_max, discovery=m.discovery,
-        discovery_prefix=m.discovery_prefix)
+        key_file=m.key_file, prefix=m.prefix, backoff_max=m.backoff_max, connect_timeout=m.connect_timeout,
+        drain_seconds=m.drain_seconds, discovery=m.discovery, discovery_prefix=m.discovery_prefix)
 
 
 def make_control(config: Config, loop: ServiceLoop) -> Control:

@@ -103,6 +103,12 @@ class MqttSection:
                          check=no_topic_wildcards)
     backoff_max: float = option(30.0, "--mqtt-backoff-max", "longest wait between reconnects", minimum=0.1,
                                 maximum=3600)
+    connect_timeout: float = option(10.0, "--mqtt-connect-timeout",
+                                    "seconds to wait at start for the broker's answer before going on offline "
+                                    "(results wait in the outbox)", minimum=0.1, maximum=600)
+    drain_seconds: float = option(5.0, "--mqtt-drain-seconds",
+                                  "on a clean stop, how long to wait for the outbox to reach the broker",
+                                  minimum=0, maximum=3600)
     layers: str = option("", "--mqtt-layers", 'layers to publish as PNG: "all" or names, comma-separated')
     layers_every: float = option(5.0, "--mqtt-layers-every", "seconds between layer PNGs", minimum=0)
     discovery: bool = option(False, "--mqtt-discovery", "publish Home Assistant discovery")
