@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from edge_service.backends import Backend, select_backend
 from edge_service.errors import EdgeError
 from edge_service.fullres import ConversionLayers
@@ -15,7 +17,7 @@ from edge_service.manifest import ModelArtefact, load_artefact
 from edge_service.preprocess import Preprocessor
 from edge_service.results import FULL_RESOLUTION, FrameResult, FullResolution
 from edge_service.sources import Frame
-from edge_service.stats import FrameStatistics, LayerPlan, dequantize, layer_stats, top_k
+from edge_service.stats import FrameStatistics, LayerPlan, dequantize, top_k
 
 log = logging.getLogger("unseen.analyzer")
 
@@ -66,13 +68,12 @@ class FrameAnalyzer:
         self.layer_names = [layer.name for layer in artefact.manifest.layers]
         self.quantization = {layer.name: (layer.scale, layer.zero_point) for layer in artefact.manifest.layers}
         self.fullres = self._full_resolution(artefact)
-        self._statistics: tuple[tuple, FrameStatistics] | None = None
+        self._plans: dict[tuple, FrameStatistics] = {}
 
     def _full_resolution(self, artefact: ModelArtefact) -> ConversionLayers | None:
         """conversion.tflite on the numpy kernels (exact at any size), when the model has one."""
         if not self.settings.conversion_max_pixels or not artefact.manifest.conversion_model:
             return None
-        self.conversion_names = list((artefact.manifest.conversion or {}).get("layer_names") or [])
         return ConversionLayers(artefact, "numpy", self.settings.conversion_max_pixels)
 
     @property
@@ -121,7 +122,7 @@ class FrameAnalyzer:
         for name in self.layer_names:  # the manifest's order: from the input on
             q = inference.outputs[name]
             outputs[name] = q[0] if q.shape[0] == 1 else q
-        stats = self._statistics_for(outputs)(outputs)
+        stats = self._statistics(outputs, self.quantization)
         prediction = self.artefact.manifest.prediction
         top = top_k(dequantize(outputs[prediction], self.layers[prediction]), self.labels, self.settings.top_k)
         t3 = time.perf_counter()
@@ -137,20 +138,23 @@ class FrameAnalyzer:
                            frame.image, self.preprocess.picture(x), outputs, self.quantization,
                            self.artefact.manifest.model_sha256, fullres)
 
-    def _statistics_for(self, outputs: dict) -> FrameStatistics:
-        """The statistics plan for these output shapes, made on the first frame (again if they or the settings change)."""
-        shapes = (self.settings.channel_stats, *(q.shape for q in outputs.values()))
-        if self._statistics is None or self._statistics[0] != shapes:
-            plans = [LayerPlan.of(name, q.shape, *self.quantization[name]) for name, q in outputs.items()]
-            self._statistics = shapes, FrameStatistics(plans, self.settings.channel_stats)
-        return self._statistics[1]
+    def _statistics(self, arrays: dict[str, np.ndarray], quantization: dict[str, tuple[float, int]]) -> dict:
+        """The statistics of these arrays, by a plan made for their shapes the first time they come."""
+        key = (self.settings.channel_stats, *((name, q.shape) for name, q in arrays.items()))
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= 8:  # a source whose frame size keeps changing must not grow this forever
+                self._plans.clear()
+            layers = [LayerPlan.of(name, q.shape, *quantization[name]) for name, q in arrays.items()]
+            plan = self._plans[key] = FrameStatistics(layers, self.settings.channel_stats)
+        return plan(arrays)
 
     def _run_full_resolution(self, frame: Frame, stats: dict) -> FullResolution | None:
         if self.fullres is None:
             return None
-        result = self.fullres.result(frame.image, self.conversion_names)
-        stats[FULL_RESOLUTION] = layer_stats(result.layers, result.scale, result.zero_point,
-                                             per_channel=self.settings.channel_stats)
+        result = self.fullres.result(frame.image)
+        stats.update(self._statistics({FULL_RESOLUTION: result.layers},
+                                      {FULL_RESOLUTION: (result.scale, result.zero_point)}))
         return result
 
     def close(self) -> None:

@@ -80,6 +80,8 @@ class ConversionLayers:
                 from edge_service.backends.base import BackendUnavailable
                 raise BackendUnavailable(f"the {backend} backend needs {package} (pip install {package})")
         self.data, self.entry = conversion_model(artefact)
+        self.names = list((artefact.manifest.conversion or {}).get("layer_names") or []) \
+            or [str(k) for k in range(self.channels)]
         self.backend, self.max_pixels = backend, max_pixels
         self.gray = int(self.entry["channels"]) == 1
         self.input_zero_point = int(self.entry["input"]["zero_point"])
@@ -113,11 +115,10 @@ class ConversionLayers:
     def channels(self) -> int:
         return int(self.entry["layers"])
 
-    def result(self, image: np.ndarray, names: list[str]) -> FullResolution:
+    def result(self, image: np.ndarray) -> FullResolution:
         """A frame's layers with their quantization and names, as a FrameResult carries them."""
         out = self.entry["output"]
-        return FullResolution(self(image), float(out["scale"]), int(out["zero_point"]),
-                              names or [str(k) for k in range(self.channels)])
+        return FullResolution(self(image), float(out["scale"]), int(out["zero_point"]), self.names)
 
     def run_quantized(self, x: np.ndarray) -> np.ndarray:
         if self.backend == "tflm":

@@ -28,9 +28,10 @@ def dequantize(q: np.ndarray, layer: LayerInfo) -> np.ndarray:
     return _dequantize(q, layer.scale, layer.zero_point)
 
 
-def channel_view(values: np.ndarray) -> np.ndarray:
-    """(positions, channels): feature maps by channel, a vector as one position per unit."""
-    return values.reshape(-1, values.shape[-1]) if values.ndim > 2 else values.reshape(1, -1)
+def positions_and_channels(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Feature maps count each channel over their positions; a vector is one position per unit."""
+    size = math.prod(shape)
+    return (size // shape[-1], shape[-1]) if len(shape) > 2 else (1, size)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class LayerPlan:
 
     @classmethod
     def of(cls, name: str, shape: tuple[int, ...], scale: float, zero_point: int) -> LayerPlan:
-        positions, channels = channel_view(np.empty(shape, np.bool_)).shape
+        positions, channels = positions_and_channels(tuple(shape))
         return cls(name, tuple(shape), scale or 1.0, zero_point, positions, channels, _fold(positions))
 
 
