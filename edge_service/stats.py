@@ -22,6 +22,7 @@ from edge_service.manifest import LayerInfo
 from edge_service.results import dequantize as _dequantize
 
 _MAX_FOLD = 255  # rows summed in the narrow accumulators: 255 * 128 fits int16, 255 fits uint8
+_SET_ASIDE = -float(1 << 62)  # below every key (they stay within 2^53)
 
 
 def dequantize(q: np.ndarray, layer: LayerInfo) -> np.ndarray:
@@ -128,7 +129,9 @@ class FrameStatistics:
         self.value_zero_point = np.repeat(self.zero_point, sizes)
         self._zero_points: dict[np.dtype, np.ndarray] = {}
         self.kept = np.minimum(channels, top).tolist()  # how many top channels each layer has
-        self.channel_index = np.arange(int(channels.sum()))
+        # a power of two above every layer's channel count: key = sum * spread - index
+        self.spread = float(1 << int(channels.max(initial=1)).bit_length())
+        self.channel_offset = np.concatenate([np.arange(c) for c in channels]).astype(np.float64)
 
     def __call__(self, outputs: dict[str, np.ndarray]) -> dict[str, dict]:
         arrays = [outputs[layer.name] for layer in self.layers]
@@ -141,7 +144,7 @@ class FrameStatistics:
             sums = np.concatenate([channel_sums(q, layer) for q, layer in zip(arrays, self.layers)], dtype=np.float64)
             lo, hi, above = self._flat(arrays)
         overall = self._overall(lo, hi, np.add.reduceat(sums, self.starts), above)
-        tops = self._top_channels(sums)
+        tops = self._top_channels(sums, all(np.issubdtype(q.dtype, np.integer) for q in arrays))
         stats = {layer.name: {"shape": list(layer.shape), "min": lo, "max": hi, "mean": mean, "active": act,
                               "top_channels": top}
                  for layer, lo, hi, mean, act, top in zip(self.layers, *overall, tops)}
@@ -166,23 +169,26 @@ class FrameStatistics:
 
     def _overall(self, lo, hi, sums, above) -> tuple[list, ...]:
         """Per layer, from its min, max, sum and count in integer units: the real figures, rounded."""
-        real = [(lo - self.zero_point) * self.scale, (hi - self.zero_point) * self.scale,
-                (sums / self.totals - self.zero_point) * self.scale, above / self.totals]
-        return tuple(np.round(v, 5).tolist() for v in real)
+        real = np.stack([(lo - self.zero_point) * self.scale, (hi - self.zero_point) * self.scale,
+                         (sums / self.totals - self.zero_point) * self.scale, above / self.totals])
+        return tuple(np.round(real, 5).tolist())
 
-    def _top_channels(self, sums: np.ndarray) -> list[list[int]]:
+    def _top_channels(self, sums: np.ndarray, integral: bool) -> list[list[int]]:
         """The channels of highest mean per layer, ties to the lower index.
 
-        `top` rounds of "first maximum of each layer, then set it aside" for all layers at once:
-        a few passes over the channels, where a sort of all of them would cost several times more."""
-        left = sums.copy()
+        With integer sums each channel's key is its sum times `spread` less its index, exact in
+        float64: one maximum per layer then names both the best channel and, among equals, the
+        first. `top` rounds of that, setting each pick aside, beat sorting all the channels."""
+        if not integral:  # a float model's layers: sort each
+            return [np.argsort(-sums[a:b], kind="stable")[:kept].tolist()
+                    for (a, b), kept in zip(self.bounds, self.kept)]
+        keys = sums * self.spread - self.channel_offset
         picks = []
         for _ in range(self.top):
-            best = np.maximum.reduceat(left, self.starts)
-            at = np.where(left == best[self.channel_layer], self.channel_index, left.size)
-            first = np.minimum.reduceat(at, self.starts)
-            picks.append((first - self.starts).tolist())
-            left[np.minimum(first, left.size - 1)] = -np.inf
+            best = np.maximum.reduceat(keys, self.starts)
+            index = np.mod(-best, self.spread).astype(np.intp)
+            picks.append(index.tolist())
+            keys[self.starts + index] = _SET_ASIDE  # a multiple of spread: an exhausted layer picks 0 again
         return [[rank[i] for rank in picks[:kept]] for i, kept in enumerate(self.kept)]
 
     def _per_channel(self, mins, maxs, sums, active) -> list[dict]:

@@ -55,10 +55,12 @@ LAYERS = [("folded", (26, 26, 64), np.int8, 0.02, -128), ("prime", (13, 1, 8), n
 
 
 @pytest.mark.parametrize("per_channel", [True, False])
-def test_one_plan_for_every_layer_equals_the_definition_layer_by_layer(per_channel):
+@pytest.mark.parametrize("layers", [LAYERS, [layer for layer in LAYERS if layer[2] != np.float32]],
+                         ids=["with a float layer", "integer layers"])
+def test_one_plan_for_every_layer_equals_the_definition_layer_by_layer(per_channel, layers):
     rng = np.random.default_rng(7)
     outputs, plans = {}, []
-    for name, shape, dtype, scale, zero_point in LAYERS:
+    for name, shape, dtype, scale, zero_point in layers:
         if dtype == np.float32:
             outputs[name] = rng.normal(size=shape).astype(np.float32)
         else:
@@ -66,8 +68,8 @@ def test_one_plan_for_every_layer_equals_the_definition_layer_by_layer(per_chann
             outputs[name] = rng.integers(max(info.min, -2000), min(info.max, 2000), shape, endpoint=True).astype(dtype)
         plans.append(LayerPlan.of(name, shape, scale, zero_point))
     got = FrameStatistics(plans, per_channel)(outputs)
-    assert list(got) == [name for name, *_ in LAYERS]
-    for name, shape, dtype, scale, zero_point in LAYERS:
+    assert list(got) == [name for name, *_ in layers]
+    for name, shape, dtype, scale, zero_point in layers:
         want = reference_stats(outputs[name], scale, zero_point)
         for key in ("min", "max", "mean", "active"):
             assert got[name][key] == pytest.approx(want[key], abs=1e-5), (name, key)
