@@ -192,10 +192,20 @@ class FrameStatistics:
         return [[rank[i] for rank in picks[:kept]] for i, kept in enumerate(self.kept)]
 
     def _per_channel(self, mins, maxs, sums, active) -> list[dict]:
+        """Each layer's channel figures as lists. A vector's unit is one value: its min, max and
+        mean are the same numbers, listed once and shared (listing floats is most of the cost)."""
         columns = {"min": self._real(mins), "max": self._real(maxs),
                    "mean": self._real(sums / self.channel_positions), "active": active / self.channel_positions}
-        listed = {key: np.round(values, 4).tolist() for key, values in columns.items()}
-        return [{key: values[start:end] for key, values in listed.items()} for start, end in self.bounds]
+        rounded = {key: np.round(values, 4) for key, values in columns.items()}
+        layers = []
+        for layer, (start, end) in zip(self.layers, self.bounds):
+            if layer.positions == 1:
+                values = rounded["min"][start:end].tolist()
+                layers.append({"min": values, "max": values, "mean": values,
+                               "active": rounded["active"][start:end].tolist()})
+            else:
+                layers.append({key: values[start:end].tolist() for key, values in rounded.items()})
+        return layers
 
 
 def layer_stats(q: np.ndarray, scale: float, zero_point: int, top: int = 3, per_channel: bool = True) -> dict:

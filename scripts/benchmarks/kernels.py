@@ -80,6 +80,18 @@ def _per_op_tables(interpreter, x, repeat: int, model: str, per_layer: bool) -> 
     return tables
 
 
+def _blas_products(interpreter):
+    """A call doing the model's matrix products alone, float32 at its shapes: what numpy cannot beat.
+
+    Every CONV_2D and FULLY_CONNECTED is one (rows, depth) x (depth, channels) product on the
+    fast path; im2col, requantization, depthwise layers and the other ops come on top."""
+    rng = np.random.default_rng(0)
+    pairs = [(rng.integers(-128, 128, (k.rows, k.weights.shape[0])).astype(np.float32),
+              rng.integers(-128, 128, k.weights.shape).astype(np.float32))
+             for k in interpreter.kernels if k.op.op in ("CONV_2D", "FULLY_CONNECTED")]
+    return lambda: [a @ w for a, w in pairs]
+
+
 def _kernel_models() -> dict[str, bytes]:
     from edge_service.manifest import default_model_dir, load_artefact
     artefact = load_artefact(default_model_dir())
@@ -114,6 +126,7 @@ def bench_numpy_kernels(quick: bool) -> list[dict]:
             calls, rounds = (50 if small else 20), (3 if quick else 7)
             outputs = ours.graph.outputs
             runners = {"numpy kernels (tflm mode)": lambda: ours.run(x)}
+            runners["its float32 BLAS products alone (the floor)"] = _blas_products(ours)
             slow = {}
             try:
                 xnnpack, reference = LiteRTOracle(model, False, threads=1), LiteRTOracle(model, True, threads=1)
