@@ -125,7 +125,6 @@ class FrameStatistics:
         self.channel_scale = np.repeat(self.scale, channels)
         self.channel_zero_point = np.repeat(self.zero_point, channels)
         self.channel_positions = np.repeat([float(layer.positions) for layer in layers], channels)
-        self.channel_layer = np.repeat(np.arange(len(layers)), channels)
         self.value_zero_point = np.repeat(self.zero_point, sizes)
         self._zero_points: dict[np.dtype, np.ndarray] = {}
         self.kept = np.minimum(channels, top).tolist()  # how many top channels each layer has
@@ -144,7 +143,9 @@ class FrameStatistics:
             sums = np.concatenate([channel_sums(q, layer) for q, layer in zip(arrays, self.layers)], dtype=np.float64)
             lo, hi, above = self._flat(arrays)
         overall = self._overall(lo, hi, np.add.reduceat(sums, self.starts), above)
-        tops = self._top_channels(sums, all(np.issubdtype(q.dtype, np.integer) for q in arrays))
+        # 8- and 16-bit values keep every sum * spread far below 2^53
+        narrow = all(np.issubdtype(q.dtype, np.integer) and q.dtype.itemsize <= 2 for q in arrays)
+        tops = self._top_channels(sums, narrow)
         stats = {layer.name: {"shape": list(layer.shape), "min": lo, "max": hi, "mean": mean, "active": act,
                               "top_channels": top}
                  for layer, lo, hi, mean, act, top in zip(self.layers, *overall, tops)}
@@ -173,13 +174,13 @@ class FrameStatistics:
                          (sums / self.totals - self.zero_point) * self.scale, above / self.totals])
         return tuple(np.round(real, 5).tolist())
 
-    def _top_channels(self, sums: np.ndarray, integral: bool) -> list[list[int]]:
+    def _top_channels(self, sums: np.ndarray, narrow: bool) -> list[list[int]]:
         """The channels of highest mean per layer, ties to the lower index.
 
-        With integer sums each channel's key is its sum times `spread` less its index, exact in
-        float64: one maximum per layer then names both the best channel and, among equals, the
-        first. `top` rounds of that, setting each pick aside, beat sorting all the channels."""
-        if not integral:  # a float model's layers: sort each
+        With sums of narrow integers each channel's key is its sum times `spread` less its index,
+        exact in float64: one maximum per layer then names both the best channel and, among
+        equals, the first. `top` rounds of that, setting each pick aside, beat sorting them all."""
+        if not narrow:  # float or 32-bit layers: sort each
             return [np.argsort(-sums[a:b], kind="stable")[:kept].tolist()
                     for (a, b), kept in zip(self.bounds, self.kept)]
         keys = sums * self.spread - self.channel_offset
