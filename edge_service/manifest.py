@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from edge_service.errors import ModelError
+from edge_service.manifest_checks import check_manifest
 
 SCHEMA = "unseen-manifest/1"
 MODEL_FILE = "model.tflite"
@@ -52,6 +53,7 @@ class Manifest:
     def from_json(cls, data: dict, where: str = "manifest") -> "Manifest":
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise ModelError(f"{where}: not an unseen manifest (expected schema {SCHEMA!r})")
+        check_manifest(data, where)
         try:
             layers = [LayerInfo(**layer) for layer in data["layers"]]
             fields = {k: data[k] for k in ("name", "labels", "input", "preprocessing", "model_sha256")}

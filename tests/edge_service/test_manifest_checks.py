@@ -1,0 +1,81 @@
+"""A hand-edited manifest is refused at load in one line that names the field, never deep in a frame."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from edge_service.errors import ModelError
+from edge_service.manifest import MANIFEST_FILE, Manifest, default_model_dir, load_artefact
+from edge_service.manifest_checks import manifest_problem
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict:
+    return json.loads((default_model_dir() / MANIFEST_FILE).read_text())
+
+
+def _set(path: str, value):
+    """A change to the manifest: `path` is keys joined by dots, a number indexing a list."""
+    def change(data: dict) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            data = data[int(key)] if isinstance(data, list) else data[key]
+        if value is DELETE:
+            del data[last]
+        else:
+            data[int(last) if isinstance(data, list) else last] = value
+    return change
+
+
+DELETE = object()
+MISTAKES = {
+    "labels as numbers": (_set("labels", [1, 2, 3]), "'labels' must be a list of strings"),
+    "labels as one string": (_set("labels", "abc"), "'labels' must be a list of strings"),
+    "hash as a number": (_set("model_sha256", 5), "'model_sha256' must be 64"),
+    "input as a string": (_set("input", "x"), "'input' must be an object"),
+    "input scale as text": (_set("input.scale", "abc"), "input 'scale' must be a positive number"),
+    "input scale NaN": (_set("input.scale", float("nan")), "input 'scale' must be a positive number"),
+    "unknown input type": (_set("input.dtype", "int4"), "input 'dtype' must be one of"),
+    "no preprocessing": (_set("preprocessing", None), "'preprocessing' must be an object"),
+    "negative size": (_set("preprocessing.size", [-5, 0]), "'size' must be [height, width]"),
+    "unknown colour": (_set("preprocessing.color", "purple"), "'color' must be one of gray, rgb, bgr"),
+    "mean NaN": (_set("preprocessing.mean", float("nan")), "'mean' must be a finite number"),
+    "no layers": (_set("layers", []), "'layers' must be a non-empty list"),
+    "a layer as a string": (_set("layers.0", "conv"), "layer 0 must be an object"),
+    "a layer without a shape": (_set("layers.1.shape", DELETE), "layer 'conv1': 'shape'"),
+    "a negative output index": (_set("layers.1.output_index", -1), "'output_index' must be >= 0"),
+    "a model file elsewhere": (_set("model_file", "/etc/hostname"), "'model_file' must be a file name"),
+    "a conversion model up the tree": (_set("conversion_model.file", "../../../etc/passwd"),
+                                       "'conversion_model' must name a file beside the manifest"),
+    "training as text": (_set("training", "abc"), "'training' must be an object"),
+    "a missing field": (_set("labels", DELETE), "no 'labels' field"),
+}
+
+
+def test_the_shipped_manifest_passes(shipped):
+    assert manifest_problem(shipped) is None
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_a_mistake_is_named_in_one_line(shipped, mistake):
+    change, words = MISTAKES[mistake]
+    data = copy.deepcopy(shipped)
+    change(data)
+    with pytest.raises(ModelError, match="malformed manifest") as refused:
+        Manifest.from_json(data, "m/manifest.json")
+    assert words in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_model_folder_with_a_bad_manifest_is_refused_at_load(tmp_path, shipped):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for entry in default_model_dir().iterdir():
+        (folder / entry.name).write_bytes(entry.read_bytes())
+    data = copy.deepcopy(shipped)
+    data["preprocessing"]["color"] = "purple"
+    (folder / MANIFEST_FILE).write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="'color' must be one of"):
+        load_artefact(folder)
