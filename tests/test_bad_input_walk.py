@@ -88,9 +88,12 @@ def bad_values(param: click.Parameter, places) -> list[tuple[str, str]]:
             values.append(("below the range", str(kind.min - 1)))
         if kind.max is not None:
             values.append(("above the range", str(kind.max + 1)))
+        if isinstance(kind, click.FloatRange):  # nan passes every bound
+            values.append(("not finite", "nan"))
         return values
     if kind in (click.INT, click.FLOAT) and name.startswith(("mqtt__", "run__", "outbox__", "source__", "model__")):
-        return [("not a number", "abc"), ("negative", "-5")] + ([("not a port", "99999")] if name == "mqtt__port" else [])
+        return ([("not a number", "abc"), ("negative", "-5")] + ([("not a port", "99999")] if name == "mqtt__port" else [])
+                + ([("not finite", "nan")] if kind is click.FLOAT else []))
     if name in ("device__device_id", "device", "mqtt__prefix"):
         return [("an MQTT wildcard", "x/#")]
     if name == "source__uri":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,3 +50,15 @@ def model_option(command):
 
 def InputPath(what: str | None = None) -> CheckedPath:  # noqa: N802
     return CheckedPath(paths.input_path, "path", what)
+
+
+class FiniteFloat(click.FloatRange):
+    """A float within bounds that is also finite: nan passes every comparison, inf every lower bound."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number

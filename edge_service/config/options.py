@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ class Option:
             value = float(value)
         if (self.type is int and isinstance(value, bool)) or not isinstance(value, self.type):
             raise ConfigError(f"{key}: expected {self.type.__name__}, got {value!r}")
+        if self.type is float and not math.isfinite(value):  # nan passes every bound check below
+            raise ConfigError(f"{key}: {value!r} is not a finite number")
         allowed = self.allowed()
         if allowed and value not in allowed:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, allowed))}")

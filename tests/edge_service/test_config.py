@@ -29,6 +29,7 @@ def test_the_shipped_example_is_generated_from_the_declarations_and_is_valid():
     ('[source]\nurl = "x"\n', "unknown key 'source.url'"),
     ('[run]\nmax_fps = "fast"\n', "run.max_fps: expected float"),
     ('[run]\nqueue = 0\n', "run.queue: 0 is below the minimum"),
+    ('[run]\nmax_fps = nan\n', "run.max_fps: nan is not a finite number"),
     ('[model]\nbackend = "gpu"\n', "model.backend: 'gpu' is not one of auto, edgetpu, litert"),
     ('[run]\nframes = true\n', "run.frames: expected int"),
     ('[mqtt]\nport = 99999\n', "mqtt.port: 99999 is above the maximum 65535"),

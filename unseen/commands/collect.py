@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from fleet.errors import FleetError
+from unseen.params import FiniteFloat
 
 
 def _images_dir(db: str, images: Path | None, layers: bool) -> Path | None:
@@ -23,7 +24,7 @@ def _images_dir(db: str, images: Path | None, layers: bool) -> Path | None:
 @click.group(invoke_without_command=True)
 @click.option("--db", default="results.sqlite", show_default=True,
               help="a SQLite file, or postgresql://user@host/db")
-@click.option("--db-max-mb", type=click.FloatRange(0), default=0, help="SQLite: bound the file (0: no bound)")
+@click.option("--db-max-mb", type=FiniteFloat(0), default=0, help="SQLite: bound the file (0: no bound)")
 @click.option("--mqtt-host", default="127.0.0.1", show_default=True)
 @click.option("--mqtt-port", type=click.IntRange(1, 65535), default=1883, show_default=True)
 @click.option("--mqtt-username", default="")
@@ -44,11 +45,11 @@ def _images_dir(db: str, images: Path | None, layers: bool) -> Path | None:
 @click.option("--batch", type=click.IntRange(1, 10000), default=500, show_default=True, help="rows per transaction")
 @click.option("--flush-ms", type=click.IntRange(1), default=200, show_default=True,
               help="longest wait to fill a batch")
-@click.option("--offline-after", type=click.FloatRange(1), default=30.0, show_default=True,
+@click.option("--offline-after", type=FiniteFloat(1), default=30.0, show_default=True,
               help="seconds without a status (or 3 of its intervals, if longer) before a device is offline")
 @click.option("--count", type=click.IntRange(0), default=0, help="stop after storing this many new results")
-@click.option("--timeout", type=click.FloatRange(0), default=0, help="stop after this many seconds")
-@click.option("--stats-every", type=click.FloatRange(0), default=0, help="print progress every N seconds")
+@click.option("--timeout", type=FiniteFloat(0), default=0, help="stop after this many seconds")
+@click.option("--stats-every", type=FiniteFloat(0), default=0, help="print progress every N seconds")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_context

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from unseen.params import InputFile, OutputDir, OutputFile, model_option
+from unseen.params import FiniteFloat, InputFile, OutputDir, OutputFile, model_option
 
 @click.group()
 def export() -> None:
@@ -17,8 +17,8 @@ def export() -> None:
 @model_option
 @click.option("-o", "--output", type=OutputDir(), default="out/firmware", show_default=True)
 @click.option("--name", help="C identifier for the model (default: from the manifest)")
-@click.option("--flash-kb", type=click.FloatRange(1), help="flash budget for the model data, KiB")
-@click.option("--arena-kb", type=click.FloatRange(1), help="RAM budget for the tensor arena, KiB")
+@click.option("--flash-kb", type=FiniteFloat(1), help="flash budget for the model data, KiB")
+@click.option("--arena-kb", type=FiniteFloat(1), help="RAM budget for the tensor arena, KiB")
 def export_firmware_command(model, output, name, flash_kb, arena_kb) -> None:
     """C++ sources for TFLite Micro: model data, settings, op resolver, an example."""
     from firmware_export.firmware import export_firmware

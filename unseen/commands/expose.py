@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from unseen.params import InputFile, InputPath, OutputDir
@@ -11,9 +13,13 @@ def _numbers(value: str | None, flag: str) -> list[float] | None:
     if value is None:
         return None
     try:
-        return [float(v) for v in value.split(",")]
+        numbers = [float(v) for v in value.split(",")]
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number or comma-separated numbers", param_hint=flag) from None
+        numbers = []
+    if not numbers or not all(math.isfinite(v) for v in numbers):
+        raise click.BadParameter(f"{value!r} is not a finite number or comma-separated finite numbers",
+                                 param_hint=flag)
+    return numbers
 
 
 @click.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from unseen.params import InputFile, OutputDir, OutputFile, model_option
+from unseen.params import FiniteFloat, InputFile, OutputDir, OutputFile, model_option
 
 def _size(value: str | None) -> tuple[int, int] | None:
     if not value:
@@ -41,9 +41,8 @@ def _size(value: str | None) -> tuple[int, int] | None:
 @click.option("--components", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--patch", type=click.IntRange(1, 7), default=3, show_default=True)
 @click.option("--fine-tune-conversion", is_flag=True, help="train the conversion layer too")
-@click.option("--epochs", type=click.IntRange(1, 1000), default=None, help="[default: the dataset's recipe, else 30]")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help="[default: the recipe's, else 32]")
-@click.option("--dropout", type=click.FloatRange(0.0, 0.9), default=None,
+@click.option("--dropout", type=FiniteFloat(0.0, 0.9), default=None,
               help="before the dense layers  [default: the recipe's, else 0]")
 @click.option("--augment", default=None, help="flip, shift, flip+shift or none  [default: the recipe's, else none]")
 @click.option("--schedule", type=click.Choice(["constant", "cosine"]), default=None,

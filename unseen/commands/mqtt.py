@@ -7,7 +7,7 @@ import sys
 import click
 
 from unseen.commands.service import config_options, load_config, setup_logging
-from unseen.params import OutputDir, OutputFile
+from unseen.params import FiniteFloat, OutputDir, OutputFile
 
 # What a client of the broker needs, shared by serve, watch and the outbox commands.
 HTTP_KEYS = tuple(f"http.{k}" for k in ("listen", "token", "token_file", "cert", "key"))
@@ -39,7 +39,7 @@ def outbox_status(config_path, **options) -> None:
 
 
 @outbox.command("flush")
-@click.option("--timeout", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True)
+@click.option("--timeout", type=FiniteFloat(0.1, 3600), default=60.0, show_default=True)
 @config_options("outbox", keys=LINK_KEYS + ("device_id",))
 def outbox_flush(config_path, timeout, **options) -> None:
     """Send every waiting message to the configured broker now (beside a running service, with a
@@ -86,7 +86,7 @@ def _device_filter(ctx, param, value: str) -> str:
               help="a device id, or + for all")
 @click.option("--save", type=OutputDir(), help="keep layer PNGs and a gallery in this folder")
 @click.option("--count", type=click.IntRange(0), default=0, help="stop after this many results")
-@click.option("--timeout", type=click.FloatRange(0), default=0, help="stop after this many seconds")
+@click.option("--timeout", type=FiniteFloat(0), default=0, help="stop after this many seconds")
 @config_options(keys=LINK_KEYS + HTTP_KEYS + ("log.level",))
 def watch(config_path, device, save, count, timeout, **options) -> None:
     """Follow results live (duplicates and malformed messages dropped); save layer PNGs and a gallery,
