@@ -57,7 +57,11 @@ def fit_conversion_matrix(images, method: str = "pca", components: int = 3, patc
     dim = vectors.shape[1]
     channels = dim // (patch * patch)
     if not 1 <= components <= dim:
-        raise TrainingError(f"components must be between 1 and {dim} (= k*k*C) for this input")
+        raise TrainingError(f"components must be between 1 and {dim} (= patch*patch*channels) for this input")
+    # Every method estimates `components` directions from the pixels: it needs more of them than that.
+    if len(vectors) <= components:
+        raise TrainingError(f"{len(vectors)} pixel vectors are too few to fit {components} components; "
+                            f"give larger or more images")
     fit = {"pca": _fit_pca, "whiten": _fit_whiten, "ica": _fit_ica, "nmf": _fit_nmf}[method]
     matrix, mean, params = fit(vectors, components, seed)
     params.update({"samples": int(len(vectors)), "seed": seed})

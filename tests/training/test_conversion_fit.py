@@ -62,3 +62,9 @@ def test_patch_matrix_dimension_is_k_k_c():
 def test_too_many_components_is_refused():
     with pytest.raises(TrainingError, match="components"):
         fit_conversion_matrix([_correlated_image()], "pca", components=4, patch=1)
+
+
+@pytest.mark.parametrize("method", ["pca", "whiten", "ica", "nmf"])
+def test_an_image_with_fewer_pixels_than_components_is_refused_in_words(method):
+    with pytest.raises(TrainingError, match="1 pixel vectors are too few to fit 3 components"):
+        fit_conversion_matrix([np.full((1, 1, 3), 0.5)], method, 3)
