@@ -17,6 +17,16 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def file_in_the_way(path: Path, folder: bool = False) -> str | None:
+    """"X is a file, not a folder" when a file sits where `path` needs a folder (the path itself
+    too when it should be a folder), else None. The OS says only "File exists" or "Not a directory"."""
+    path = Path(path)
+    for candidate in ([path] if folder else []) + list(path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else f"{candidate} is a file, not a folder"
+    return None
+
+
 def _probe_folder(folder: Path, what: str) -> None:
     """Writes a file in `folder`, or in its nearest existing parent when it does not exist yet (as
     root, permission bits alone prove nothing); creates nothing, so a refused input leaves no trace."""

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from edge_service.errors import EdgeError
+from edge_service.paths import file_in_the_way
 from edge_service.results import FrameResult
 
 
@@ -39,7 +40,7 @@ def _open_fresh(path: Path):
             os.replace(path, path.with_name(path.name + ".1"))
         return open(path, "w", encoding="utf-8")
     except OSError as exc:
-        raise EdgeError(f"cannot write {path}: {exc.strerror}") from None
+        raise EdgeError(f"cannot write {path}: {file_in_the_way(path) or exc.strerror}") from None
 
 
 class JsonLinesSink(Sink):
@@ -75,4 +76,4 @@ class StatusFileSink(Sink):
             tmp.write_text(json.dumps(status, indent=1))
             os.replace(tmp, self.path)
         except OSError as exc:
-            raise EdgeError(f"cannot write {self.path}: {exc.strerror}") from None
+            raise EdgeError(f"cannot write {self.path}: {file_in_the_way(self.path) or exc.strerror}") from None

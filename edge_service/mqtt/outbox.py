@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_service.errors import EdgeError
+from edge_service.paths import file_in_the_way
 
 DB_FILE = "outbox.sqlite3"
 DROP_ORDER = ("layer", "result")  # what goes first when the outbox is full
@@ -73,7 +74,8 @@ class Outbox:
             self.db.executescript(SCHEMA)
             self._probe_writable()
         except (OSError, sqlite3.Error) as exc:
-            raise OutboxError(f"outbox {self.folder}: {_explain(exc)}") from None
+            reason = file_in_the_way(self.folder, folder=True) if isinstance(exc, OSError) else None
+            raise OutboxError(f"outbox {self.folder}: {reason or _explain(exc)}") from None
         self.bytes, self.count = self._totals()
 
     @classmethod

@@ -48,7 +48,7 @@ def test_int8_maps_are_the_dequantized_layers_and_close_to_the_float_models():
     (["--channel", "8"], "channel 8 is beyond the channels of conversion (8)"),
     (["--data-dir", "/nonexistent"], "apt-get install dataset-fashion-mnist"),
     (["--model", str(default_model_dir().parent / "digits"), "--compare-float"], "model_float.tflite"),
-    (["-o", "/no/such/folder/fig.png"], "no such folder"),
+    (["-o", "/proc/unseen/fig.png"], "cannot write the folder of picture"),
 ])
 def test_mistakes_are_one_line(args, message, tmp_path):
     if "/nonexistent" not in args and not Path("/usr/share/datasets/fashion-mnist").is_dir():

@@ -6,21 +6,18 @@ from pathlib import Path
 
 import click
 
+from unseen.params import InputFile, OutputDir, OutputFile, model_option
 
-def _writable_file(path: Path) -> Path:
-    """Checks before any long work that `path` can be written (its folder exists, it is not a folder)."""
+
+def _picture_file(path: Path) -> Path:
     from edge_service.errors import EdgeError
-    if path.is_dir():
-        raise EdgeError(f"{path} is a folder; give a file name such as fig.png")
-    if not path.parent.resolve().is_dir():
-        raise EdgeError(f"{path.parent}: no such folder")
     if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise EdgeError(f"{path}: write a .png or .jpg")
     return path
 
 
 @click.command()
-@click.option("--model", type=click.Path(path_type=Path), help="model folder (default: the shipped model)")
+@model_option
 @click.option("--dataset", default="fashion-mnist", show_default=True,
               help="fashion-mnist, or a folder holding t10k-* IDX files")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
@@ -30,15 +27,14 @@ def _writable_file(path: Path) -> Path:
 @click.option("--count", type=click.IntRange(1, 20), default=3, show_default=True,
               help="the first COUNT test images of that class")
 @click.option("--compare-float", is_flag=True, help="add the float model's maps (model_float.tflite, LiteRT)")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("activations.png"),
-              show_default=True)
+@click.option("-o", "--output", type=OutputFile("picture"), default=Path("activations.png"), show_default=True)
 def activations(model, dataset, data_dir, label, channel, count, compare_float, output) -> None:
     """Seed 003's figure: test images of one class and one channel of every conv and pooling layer."""
     from edge_service import idx
     from edge_service.activations import activation_figure
     from edge_service.errors import EdgeError
     from edge_service.manifest import default_model_dir, load_artefact
-    _writable_file(output)
+    _picture_file(output)
     artefact = load_artefact(model or default_model_dir())
     labels = artefact.manifest.labels
     number = int(label) if label.isdigit() else (labels.index(label) if label in labels else -1)
@@ -57,20 +53,21 @@ def activations(model, dataset, data_dir, label, channel, count, compare_float, 
     title = (f"{artefact.manifest.name}, int8 through the numpy kernels{' and float (LiteRT)' if compare_float else ''}: "
              f"channel {channel} of test images {', '.join(map(str, chosen))} ({labels[number]}); real units")
     figure = activation_figure(artefact, [x[i] for i in chosen], channel, title, compare_float)
+    output.parent.mkdir(parents=True, exist_ok=True)
     figure.save(output)
     click.echo(f"wrote {output} ({figure.width}x{figure.height}): {len(chosen)} images of {labels[number]!r}, "
                f"channel {channel}")
 
 
 @click.command("conversion-layers")
-@click.argument("image", type=click.Path(path_type=Path))
-@click.option("--model", type=click.Path(path_type=Path), help="model folder (default: the shipped model)")
+@click.argument("image", type=InputFile("image"))
+@model_option
 @click.option("--backend", type=click.Choice(["numpy", "litert", "litert-ref", "tflm"]), default="numpy",
               show_default=True)
 @click.option("--max-pixels", type=click.IntRange(1), default=2_000_000, show_default=True,
               help="larger frames are scaled down to this many pixels first")
 @click.option("--composite", default="0,1,2", show_default=True, help="three layers for the false-colour picture")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out/conversion"), show_default=True)
+@click.option("-o", "--output", type=OutputDir(), default=Path("out/conversion"), show_default=True)
 def conversion_layers(image, model, backend, max_pixels, composite, output) -> None:
     """The model's conversion layers of IMAGE at its own resolution (conversion.tflite), as pictures."""
     from edge_service.errors import EdgeError
