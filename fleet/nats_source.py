@@ -28,6 +28,7 @@ from fleet.nats_cluster import TESTED
 
 log = logging.getLogger("unseen.collect.nats")
 STREAM, PREFIX = "$MQTT_msgs", "$MQTT.msgs."
+FIRST_CONNECT_SECONDS = 15
 
 
 def subject_to_topic(subject: str) -> str:
@@ -127,13 +128,18 @@ class NatsSource:
     async def _main(self) -> None:
         import nats
         from nats.errors import NoServersError
+        where = ", ".join(self.servers)
         try:
-            self.nc = await nats.connect(self.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                         ping_interval=5, max_outstanding_pings=2, connect_timeout=3,
-                                         name="unseen-collect", error_cb=self._on_error,
-                                         disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected)
+            # Reconnecting forever is right once connected; the first connection gets a deadline,
+            # or an unreachable server would hold the command with no word.
+            self.nc = await asyncio.wait_for(nats.connect(
+                self.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5, ping_interval=5,
+                max_outstanding_pings=2, connect_timeout=3, name="unseen-collect", error_cb=self._on_error,
+                disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected), FIRST_CONNECT_SECONDS)
+        except asyncio.TimeoutError:
+            raise SourceError(f"cannot reach NATS at {where} within {FIRST_CONNECT_SECONDS} s") from None
         except (NoServersError, OSError) as exc:
-            raise SourceError(f"cannot reach NATS at {', '.join(self.servers)} ({exc})") from None
+            raise SourceError(f"cannot reach NATS at {where} ({exc})") from None
         v = self.nc.connected_server_version
         version = f"{v.major}.{v.minor}.{v.patch}"
         if version not in TESTED:
