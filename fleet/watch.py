@@ -49,6 +49,7 @@ class Watcher:
         self.statuses: dict[str, dict] = {}
         self.lock = threading.Lock()
         self.refused = ""
+        self.connected = False
         self.client = make_client(settings, client_id, will=None)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -65,6 +66,7 @@ class Watcher:
         if reason_code.is_failure:
             self.refused = str(reason_code)
             return
+        self.connected = True
         for topic in self.topics:
             self.pending_subscriptions.add(client.subscribe(topic, qos=1)[1])
 
@@ -133,6 +135,8 @@ class Watcher:
                 time.sleep(0.05)
             if count and self.results >= count:
                 time.sleep(linger)
+            if not self.connected:  # "0 results" would read as a quiet fleet, not an unreachable broker
+                raise FleetError(f"never reached MQTT broker {self.settings.address} in {timeout:g} s")
         finally:
             self.client.loop_stop()
             self.client.disconnect()

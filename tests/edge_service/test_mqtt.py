@@ -409,3 +409,20 @@ def test_full_resolution_conversion_layers_are_published_on_their_own_topics(bro
     layer = Image.open(io.BytesIO(subscriber.payloads("/layers/conversion/0")[0]))
     assert layer.width > size[0] and layer.height > size[1]  # the map at full size, its title and colour bar
     subscriber.close()
+
+
+def test_watch_that_never_reaches_a_broker_says_so_and_fails():
+    """A port that accepts TCP but never answers MQTT (a firewall, a wrong service): no CONNACK ever."""
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    port = silent.getsockname()[1]
+    try:
+        watch = subprocess.run([sys.executable, "-m", "unseen.cli", "watch", "--mqtt-port", str(port), "--timeout", "1"],
+                               capture_output=True, text=True, timeout=30)
+    finally:
+        silent.close()
+    assert watch.returncode == 2, watch.stderr
+    assert f"never reached MQTT broker 127.0.0.1:{port} in 1 s" in watch.stderr
+    assert "Traceback" not in watch.stderr and "results" not in watch.stdout
