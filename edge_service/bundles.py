@@ -28,6 +28,7 @@ from pathlib import Path
 
 from edge_service.errors import BundleError, ModelError
 from edge_service.manifest import MANIFEST_FILE, load_artefact
+from edge_service.tflite_graph import read_graph
 
 FORMAT = "unseen-bundle/1"
 SUMS, SIGNATURE, INFO = "SHA256SUMS", "SHA256SUMS.sig", "bundle.json"
@@ -149,8 +150,9 @@ def install_bundle(bundle: Path, model_dir: Path, public_key: Path | None = None
             (staging / name).write_bytes(data)
         try:
             artefact = load_artefact(staging)  # the manifest's own hash check, on the staged copy
+            read_graph(artefact.model_bytes)   # a model that cannot be parsed must never become current
         except ModelError as exc:
-            raise BundleError(f"the bundled model fails its manifest check: {exc}") from None
+            raise BundleError(f"the bundled model fails its check: {exc}") from None
         version = artefact.manifest.model_sha256[:12]
         target = versions / version
         if target.exists():

@@ -11,8 +11,9 @@ import tarfile
 from pathlib import Path
 
 from edge_service.bundles import FORMAT, INFO, SIGNATURE, SUMS, load_key, sha256_hex
-from edge_service.errors import BundleError
+from edge_service.errors import BundleError, ModelError
 from edge_service.manifest import MANIFEST_FILE, load_artefact, read_checked
+from edge_service.tflite_graph import read_graph
 from firmware_export.errors import ExportError
 
 
@@ -39,6 +40,10 @@ def generate_key(private_path: Path, public_path: Path, force: bool = False) -> 
 def make_bundle(model: Path, output: Path, sign_key: Path | None = None) -> dict:
     """Writes the bundle; returns its description (name, model hash, files, signed)."""
     artefact = load_artefact(model)
+    try:  # a bundle a device would refuse is refused here, before it ships
+        read_graph(artefact.model_bytes)
+    except ModelError as exc:
+        raise BundleError(f"{artefact.model_path}: {exc}") from None
     manifest = artefact.manifest
     files = {"model.tflite": artefact.model_bytes,
              MANIFEST_FILE: (artefact.folder / MANIFEST_FILE).read_bytes(),

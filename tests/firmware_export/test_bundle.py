@@ -155,3 +155,34 @@ def test_keygen_refuses_to_overwrite_a_key_pair_without_force(tmp_path):
     assert (tmp_path / "signing.pub").read_bytes() == public
     forced = runner.invoke(main, ["export", "keygen", "-o", str(tmp_path / "signing"), "--force"])
     assert forced.exit_code == 0 and (tmp_path / "signing.pub").read_bytes() != public
+
+
+def _unparseable_copy(shipped_model: Path, folder: Path) -> Path:
+    """The shipped model cut short, its manifest's hash updated: it passes the hash check, not the parser."""
+    import json
+    import shutil
+    from edge_service.manifest import sha256_of
+    shutil.copytree(shipped_model, folder)
+    data = (folder / "model.tflite").read_bytes()[:20000]
+    (folder / "model.tflite").write_bytes(data)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["model_sha256"] = sha256_of(data)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_model_that_does_not_parse_is_neither_bundled_nor_installed(shipped_model, tmp_path, monkeypatch):
+    broken = _unparseable_copy(shipped_model, tmp_path / "broken")
+    with pytest.raises(BundleError, match="model.tflite: corrupt TFLite flatbuffer"):
+        make_bundle(broken, tmp_path / "b.tar.gz")
+    assert not (tmp_path / "b.tar.gz").exists()
+    models = tmp_path / "models"
+    make_bundle(shipped_model, tmp_path / "good.tar.gz")
+    install_bundle(tmp_path / "good.tar.gz", models)
+    before = _state(models)
+    # A bundle made elsewhere (here: with the maker's own check switched off) must still be refused.
+    monkeypatch.setattr("firmware_export.bundle.read_graph", lambda data: None)
+    make_bundle(broken, tmp_path / "b.tar.gz")
+    with pytest.raises(BundleError, match="fails its check: corrupt TFLite flatbuffer"):
+        install_bundle(tmp_path / "b.tar.gz", models)
+    assert _state(models) == before
