@@ -53,7 +53,8 @@ class FrameReader:
                 opened = False
                 failures_in_a_row += 1
                 if self.max_retries and failures_in_a_row > self.max_retries:
-                    self.gave_up = f"source {self.source.name} failed {failures_in_a_row} times in a row: {exc}"
+                    self.gave_up = (f"source {self.source.name} failed {failures_in_a_row} times in a row "
+                                    f"(the first try and {self.max_retries} retries): {exc}")
                     log.error("%s; giving up", self.gave_up)
                     return
                 wait = min(delay, self.backoff_max) * random.uniform(0.8, 1.2)

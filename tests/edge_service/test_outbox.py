@@ -138,3 +138,13 @@ def test_the_writer_groups_messages_and_delays_acks_to_ride_on_the_next_commit(t
         assert box.count == 20  # the ack went in the same commit as the twenty
     finally:
         writer.close()
+
+
+def test_purge_without_a_terminal_asks_for_yes_and_deletes_nothing(tmp_path):
+    box = Outbox(tmp_path / "box")
+    box.put("t", b"x", "result", "a")
+    box.close()
+    purge = subprocess.run([sys.executable, "-m", "unseen.cli", "outbox", "purge", "--outbox-dir", str(tmp_path / "box")],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert purge.returncode == 2 and "add --yes" in purge.stderr, purge.stderr
+    assert Outbox.existing(tmp_path / "box").count == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
@@ -51,7 +52,9 @@ def outbox_flush(config_path, timeout, **options) -> None:
         if not config.mqtt.host:
             raise click.UsageError("no broker configured (mqtt.host / --mqtt-host)")
         waiting = box.count
-        left = flush_outbox(mqtt_settings(config), box, config.device_id, timeout)
+        # The whole flush has `timeout`: reaching the broker may not take longer than that.
+        settings = dataclasses.replace(mqtt_settings(config), connect_timeout=min(config.mqtt.connect_timeout, timeout))
+        left = flush_outbox(settings, box, config.device_id, timeout)
     finally:
         box.close()
     click.echo(f"sent {waiting - left} of {waiting} messages" + (f"; {left} still waiting" if left else ""))
@@ -64,6 +67,8 @@ def outbox_flush(config_path, timeout, **options) -> None:
 @config_options("outbox")
 def outbox_purge(config_path, yes, **options) -> None:
     """Delete every waiting message (they will never be sent)."""
+    if not yes and not sys.stdin.isatty():
+        raise click.UsageError("no terminal to ask on: add --yes to delete the waiting messages")
     _, box = _existing_outbox(config_path, options)
     try:
         if not yes and not click.confirm(f"delete {box.count} waiting messages?"):
