@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from edge_service.errors import EdgeError
-from edge_service.paths import file_in_the_way
+from edge_service.paths import file_in_the_way, output_file
 from edge_service.results import FrameResult
 
 
@@ -62,13 +62,11 @@ class StatusFileSink(Sink):
     """Keeps the latest status in a JSON file, replaced atomically."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        self.path = output_file(path, "--status-file")  # refused now, not on the first status
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise EdgeError(f"cannot create {self.path.parent}: {exc.strerror}") from None
-        if self.path.is_dir():
-            raise EdgeError(f"--status-file {self.path} is a folder; give a file name")
 
     def status(self, status: dict) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")

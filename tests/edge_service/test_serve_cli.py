@@ -140,3 +140,20 @@ def test_convert_apply_takes_the_csv_matrices_the_readme_offers(tmp_path):
                                        str(sorted(SAMPLES_DIR.glob("*.png"))[0]), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png"))[-1] == "grid.png"
+
+
+def test_a_bounded_run_that_processed_nothing_fails(tmp_path):
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    result = CliRunner().invoke(main, ["serve", "--source", str(tmp_path / "notes.jpg"), "--frames", "2",
+                                       "--backend", "numpy"])
+    assert result.exit_code == 2, result.output
+    assert "0 frames processed" in result.output and "1 bad" in result.output
+    assert "error: no frame was processed; the last error:" in result.output and "not a readable image" in result.output
+
+
+def test_an_unwritable_status_file_is_refused_before_the_run(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    result = CliRunner().invoke(main, ["serve", "--frames", "1", "--backend", "numpy",
+                                       "--status-file", str(tmp_path / "notes.txt" / "status.json")])
+    assert result.exit_code == 2 and "notes.txt is a file, not a folder" in result.output, result.output
+    assert "frames processed" not in result.output

@@ -67,9 +67,13 @@ def serve(config_path, **options) -> None:
     """Run the edge service until SIGINT / SIGTERM (or --frames are done)."""
     config = load_config(config_path, options)
     setup_logging(config.log.level)
+    from edge_service.errors import EdgeError
     from edge_service.service import serve as run_service
     counters = run_service(config)
     click.echo(f"stopped: {counters.summary()}", err=True)
+    if counters.processed == 0 and (counters.bad_frames or counters.inference_errors or counters.source_errors):
+        # Nothing came through and something failed: a script must not read that as success.
+        raise EdgeError(f"no frame was processed; the last error: {counters.last_error}")
 
 
 def _backend_option(default: str):
