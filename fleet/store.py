@@ -217,6 +217,8 @@ def open_store(db: str, images_dir: Path | None = None, max_mb: float = 0, creat
     if db.startswith(("postgresql://", "postgres://")):
         from fleet.store_pg import PostgresStore
         store: Store = PostgresStore(db, images_dir)
+    elif "://" in db:
+        raise StoreError(f"--db {db}: only a SQLite file path or a postgresql:// URL is supported")
     else:
         from fleet.store_sqlite import SqliteStore
         store = SqliteStore(Path(db), images_dir, max_mb)

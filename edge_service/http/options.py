@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,12 @@ class HttpOptions:
         """The server's TLS context, or None; a bad certificate or key is one clear line."""
         if not self.cert:
             return None
+        for flag, path in (("--http-cert", self.cert), ("--http-key", self.key)):
+            if path and not os.path.isfile(path):  # ssl names no file when one is missing
+                raise HttpError(f"{flag}: no such file {path}")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         try:
             context.load_cert_chain(self.cert, self.key or None)
-        except FileNotFoundError as exc:
-            raise HttpError(f"--http-cert/--http-key: no such file {exc.filename}") from None
         except (ssl.SSLError, OSError) as exc:
             raise HttpError(f"--http-cert/--http-key: cannot load the certificate and key ({exc})") from None
         return context

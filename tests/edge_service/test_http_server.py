@@ -215,3 +215,13 @@ def test_device_metrics_with_mqtt_show_the_outbox_and_the_connection(tmp_path):
         err = stop(process)
         broker.stop()
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("missing", ["cert", "key"])
+def test_a_missing_certificate_or_key_is_named(tmp_path, missing):
+    from edge_service.http.options import HttpOptions
+    present = tmp_path / "present.pem"
+    present.write_text("x")
+    paths = {"cert": str(present), "key": str(present), missing: str(tmp_path / "nowhere.pem")}
+    with pytest.raises(HttpError, match=f"--http-{missing}: no such file {tmp_path / 'nowhere.pem'}"):
+        HttpOptions("127.0.0.1", 0, cert=paths["cert"], key=paths["key"]).ssl_context()

@@ -138,3 +138,8 @@ def test_collect_mistakes_are_one_line(args, message):
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
+
+
+def test_a_database_url_of_another_kind_is_refused_in_words():
+    with pytest.raises(StoreError, match="only a SQLite file path or a postgresql:// URL"):
+        open_store("mysql://user@host/db")
