@@ -45,6 +45,9 @@ def matrix_for_method(method: str, images, components: int, patch: int,
     if method in FIXED_METHODS:
         channels = np.asarray(images[0]).shape[-1] if np.ndim(images[0]) == 3 else 1
         return fixed_matrix(method, channels, patch if method == "identity" else None)
+    if method not in FITTED_METHODS:
+        raise TrainingError(f"unknown conversion {method!r}; choose from {', '.join(FITTED_METHODS + FIXED_METHODS)}"
+                            f", or a matrix .json/.csv")
     return fit_conversion_matrix(images, method, components, patch, samples, seed)
 
 
