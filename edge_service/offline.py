@@ -34,8 +34,8 @@ def image_files(specs: list[str]) -> list[Path]:
 
 
 def render_layers(images: list[str], model: Path | None, backend: str,
-                  output: Path) -> tuple[Path, list[tuple[Path, FrameResult]]]:
-    """Every layer of each image into an HTML gallery; a bad image is skipped and reported."""
+                  output: Path) -> tuple[Path, list[tuple[Path, FrameResult]], list[str]]:
+    """Every layer of each image into an HTML gallery: (index, results, why each bad image was skipped)."""
     from edge_service.images import read_image
     files = image_files(images)
     analyzer = FrameAnalyzer.open(model or default_model_dir(), BackendChoice(backend))
@@ -56,7 +56,7 @@ def render_layers(images: list[str], model: Path | None, backend: str,
         raise FrameError("no image could be read: " + "; ".join(bad))
     gallery.status({**analyzer.describe(), "counters": {"processed": len(results), "bad_frames": len(bad)}})
     analyzer.close()
-    return gallery.write_index(), results
+    return gallery.write_index(), results, bad
 
 
 def _display_names(loaded) -> dict[int, str]:

@@ -71,6 +71,18 @@ def test_truncated_image_is_a_clear_error(tmp_path):
     assert result.exit_code == 2 and "cut.jpg" in result.output
 
 
+def test_layers_says_which_images_it_skipped_and_why(tmp_path):
+    from PIL import Image
+    import numpy as np
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "ok.png")
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    result = CliRunner().invoke(main, ["layers", str(tmp_path / "ok.png"), str(tmp_path / "notes.jpg"),
+                                       "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "skipped " in result.output and "notes.jpg: not a readable image" in result.output
+    assert "(1 images skipped)" in result.output
+
+
 def test_verify_reports_bit_exact_layers(shipped_model):
     pytest.importorskip("tflite_micro")
     pytest.importorskip("ai_edge_litert")

@@ -90,11 +90,13 @@ def _backend_option(default: str):
 def layers(images, model, backend, output) -> None:
     """Show what the model sees in IMAGES (files, folders, globs): every layer, in an HTML gallery."""
     from edge_service.offline import render_layers
-    index, results = render_layers(list(images), model, backend, output)
+    index, results, bad = render_layers(list(images), model, backend, output)
     for path, result in results:
         top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in result.top)
         click.echo(f"{path}: {top}")
-    click.echo(f"gallery: {index}")
+    for reason in bad:
+        click.echo(f"skipped {reason}", err=True)
+    click.echo(f"gallery: {index}" + (f" ({len(bad)} images skipped)" if bad else ""))
 
 
 @click.command()
