@@ -58,6 +58,7 @@ class Collector:
         self.totals = Totals()
         self.store: Store | None = None
         self.holding = False
+        self.last_outage = ""  # the database's last refusal, for a run that gives up waiting
 
     # -- called by the source's thread ----------------------------------------------------------
     def deliver(self, delivery: Delivery) -> None:
@@ -73,8 +74,10 @@ class Collector:
     def run(self, count: int = 0, timeout: float = 0, stats_every: float = 0) -> Totals:
         """Until `count` new results are stored, `timeout` s pass, or `stop` is set."""
         deadline = time.monotonic() + timeout if timeout else None
-        self.store = self._with_backoff(self.open_store, "opening the database")
+        self.store = self._with_backoff(self.open_store, "opening the database", deadline=deadline)
         if self.store is None:
+            if not self.stop.is_set():  # the time ran out, not a stop asked for
+                raise FleetError(f"the database did not become available in {timeout:g} s: {self.last_outage}")
             return self.totals
         next_check = next_stats = time.monotonic()
         try:
@@ -135,13 +138,16 @@ class Collector:
         t.images += outcome.images
         t.statuses += outcome.statuses
 
-    def _with_backoff(self, action, what: str, held: int = 0):
-        """`action()`, retried while the database is unavailable; None if stopped meanwhile."""
+    def _with_backoff(self, action, what: str, held: int = 0, deadline: float | None = None):
+        """`action()`, retried while the database is unavailable; None if stopped or past `deadline` meanwhile."""
         delay = 0.5
         while True:
             try:
                 value = action()
             except StoreUnavailable as exc:
+                self.last_outage = str(exc)
+                if deadline is not None and time.monotonic() > deadline:
+                    return None
                 if not self.holding:
                     self.totals.outages += 1
                     self.echo(f"database unavailable while {what}: {exc}; holding "

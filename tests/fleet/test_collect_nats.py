@@ -37,7 +37,7 @@ def cluster(tmp_path):
 def create_mqtt_streams(cluster, node: int = 0) -> None:
     from fleet.nats_source import _touch_mqtt
     _touch_mqtt("127.0.0.1", cluster.nodes[node].mqtt_port)
-    assert wait_for(lambda: cluster.stream_leader() is not None, 30)
+    assert wait_for(lambda: cluster.stream_leader() is not None, 60)  # a loaded 2-core box can take a while
     cluster.wait_healthy()
 
 

@@ -143,3 +143,17 @@ def test_collect_mistakes_are_one_line(args, message):
 def test_a_database_url_of_another_kind_is_refused_in_words():
     with pytest.raises(StoreError, match="only a SQLite file path or a postgresql:// URL"):
         open_store("mysql://user@host/db")
+
+
+def test_a_collector_whose_database_never_comes_gives_up_at_its_timeout():
+    import subprocess
+    import sys
+    from fleet.broker import free_port
+    pytest.importorskip("psycopg")
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/fleet"
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "unseen.cli", "collect", "--db", url, "--mqtt-port", str(free_port()),
+                          "--timeout", "1"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert f"the database did not become available in 1 s: {url}" in run.stderr
+    assert time.monotonic() - started < 30  # it waited for the database, then stopped; not forever
