@@ -22,6 +22,8 @@ def test_help_does_not_import_tensorflow():
     (["inspect", "--model", "/no/such/model.tflite"], "cannot read"),
     (["convert", "apply", "/no/matrix.json", "x.png"], "conversion matrix /no/matrix.json does not exist"),
     (["train", "--dataset", "/no/such/data"], "nor an existing path"),
+    (["collect", "--nats", "nats://127.0.0.1:4222,garbage"], "'garbage': write nats://host:port"),
+    (["collect", "--prefix", "site/#"], "'site/#' must not contain the MQTT wildcards"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message):
     if args[0] == "train":

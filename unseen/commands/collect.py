@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
 
 from fleet.errors import FleetError
 from unseen.params import FiniteFloat
+
+
+NATS_SERVER = re.compile(r"(nats|tls|ws|wss)://([^@\s/]+@)?[\w.\-\[\]:]+|[\w.\-\[\]]+:\d{1,5}")
+
+
+def _nats_servers(ctx, param, value: str) -> str:
+    """nats://host:port[,...] (or host:port): refused now, not after the connection's deadline."""
+    bad = [server for server in value.split(",") if value and not NATS_SERVER.fullmatch(server.strip())]
+    if bad:
+        raise click.BadParameter(f"{', '.join(map(repr, bad))}: write nats://host:port (or tls://host:port)")
+    return value
+
+
+def _topic_prefix(ctx, param, value: str) -> str:
+    from edge_service.config.options import no_topic_wildcards
+    complaint = no_topic_wildcards(value)
+    if complaint:
+        raise click.BadParameter(f"{value!r} {complaint}")
+    return value
 
 
 def _images_dir(db: str, images: Path | None, layers: bool) -> Path | None:
@@ -33,12 +53,14 @@ def _images_dir(db: str, images: Path | None, layers: bool) -> Path | None:
 @click.option("--mqtt-ca-file", default="", help="CA certificate for TLS")
 @click.option("--mqtt-protocol", type=click.Choice(["5", "3.1.1"]), default="5", show_default=True,
               help="5 falls back to 3.1.1 when the broker has only that")
-@click.option("--prefix", default="unseen", show_default=True, help="topic prefix of the devices")
+@click.option("--prefix", default="unseen", show_default=True, callback=_topic_prefix,
+              help="topic prefix of the devices")
 @click.option("--client-id", default="", help="a persistent session: what arrives while down is kept for it")
 @click.option("--session-expiry", type=click.IntRange(0), default=7 * 86400, show_default=True,
               help="seconds the broker keeps the session of --client-id")
 @click.option("--share", default="", help="MQTT 5 shared subscription group: N collectors split the stream")
-@click.option("--nats", default="", help="nats://host:port[,nats://...]: share a JetStream consumer instead of MQTT")
+@click.option("--nats", default="", callback=_nats_servers,
+              help="nats://host:port[,nats://...]: share a JetStream consumer instead of MQTT")
 @click.option("--durable", default="unseen-collect", show_default=True, help="JetStream consumer name (--nats)")
 @click.option("--layers/--no-layers", default=False, help="store layer images (PNG files, path in the table)")
 @click.option("--images-dir", type=click.Path(path_type=Path), help="where layer images go")
