@@ -35,9 +35,14 @@ def cluster(tmp_path):
 
 
 def create_mqtt_streams(cluster, node: int = 0) -> None:
+    """A first MQTT connection makes the server create its streams; one made before JetStream's
+    leader is elected creates nothing, so connect again until the stream has a leader."""
     from fleet.nats_source import _touch_mqtt
-    _touch_mqtt("127.0.0.1", cluster.nodes[node].mqtt_port)
-    assert wait_for(lambda: cluster.stream_leader() is not None, 60)  # a loaded 2-core box can take a while
+
+    def touched() -> bool:
+        _touch_mqtt("127.0.0.1", cluster.nodes[node].mqtt_port)
+        return cluster.stream_leader() is not None
+    assert wait_for(touched, 60)
     cluster.wait_healthy()
 
 
