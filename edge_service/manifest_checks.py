@@ -50,9 +50,8 @@ def manifest_problem(data: dict) -> str | None:
         return "'labels' must be a list of strings"
     if not isinstance(data["model_sha256"], str) or not SHA256.fullmatch(data["model_sha256"]):
         return "'model_sha256' must be 64 lowercase hex digits"
-    for key in ("model_file",):
-        if key in data and not _file_name(data[key]):
-            return f"{key!r} must be a file name beside the manifest, not a path"
+    if "model_file" in data and not _file_name(data["model_file"]):
+        return "'model_file' must be a file name beside the manifest, not a path"
     return _input_problem(data["input"]) or _preprocessing_problem(data["preprocessing"]) \
         or _layers_problem(data["layers"]) or _files_problem(data)
 

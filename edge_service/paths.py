@@ -17,26 +17,29 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _nearest_existing(path: Path) -> Path:
+    """`path`, or its nearest parent that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def file_in_the_way(path: Path, folder: bool = False) -> str | None:
     """"X is a file, not a folder" when a file sits where `path` needs a folder (the path itself
     too when it should be a folder), else None. The OS says only "File exists" or "Not a directory"."""
     path = Path(path)
-    for candidate in ([path] if folder else []) + list(path.parents):
-        if candidate.exists():
-            return None if candidate.is_dir() else f"{candidate} is a file, not a folder"
-    return None
+    existing = _nearest_existing(path if folder else path.parent)
+    return None if existing.is_dir() else f"{existing} is a file, not a folder"
 
 
 def _probe_folder(folder: Path, what: str) -> None:
     """Writes a file in `folder`, or in its nearest existing parent when it does not exist yet (as
     root, permission bits alone prove nothing); creates nothing, so a refused input leaves no trace."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise PathError(f"{what} {folder}: {existing} is a file, not a folder")
+    in_the_way = file_in_the_way(folder, folder=True)
+    if in_the_way:
+        raise PathError(f"{what} {folder}: {in_the_way}")
     try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".unseen-probe-"):
+        with tempfile.NamedTemporaryFile(dir=_nearest_existing(folder), prefix=".unseen-probe-"):
             pass
     except OSError as exc:
         raise PathError(f"cannot write {what} {folder}: {_reason(exc)}") from None

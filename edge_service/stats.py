@@ -144,7 +144,7 @@ class FrameStatistics:
             lo, hi, above = self._flat(arrays)
         overall = self._overall(lo, hi, np.add.reduceat(sums, self.starts), above)
         # 8- and 16-bit values keep every sum * spread far below 2^53
-        narrow = all(np.issubdtype(q.dtype, np.integer) and q.dtype.itemsize <= 2 for q in arrays)
+        narrow = all(q.dtype.kind in "iu" and q.dtype.itemsize <= 2 for q in arrays)  # issubdtype: 5x slower
         tops = self._top_channels(sums, narrow)
         stats = {layer.name: {"shape": list(layer.shape), "min": lo, "max": hi, "mean": mean, "active": act,
                               "top_channels": top}

@@ -17,7 +17,7 @@ NATS_SERVER = re.compile(r"(nats|tls|ws|wss)://([^@\s/]+@)?[\w.\-\[\]:]+|[\w.\-\
 
 def _nats_servers(ctx, param, value: str) -> str:
     """nats://host:port[,...] (or host:port): refused now, not after the connection's deadline."""
-    bad = [server for server in value.split(",") if value and not NATS_SERVER.fullmatch(server.strip())]
+    bad = [server for server in value.split(",") if not NATS_SERVER.fullmatch(server.strip())] if value else []
     if bad:
         raise click.BadParameter(f"{', '.join(map(repr, bad))}: write nats://host:port (or tls://host:port)")
     return value
