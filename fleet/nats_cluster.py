@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -54,10 +55,26 @@ def node_config(name: str, host: str, client_port: int, cluster_port: int, mqtt_
                                        routes=", ".join(routes))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports below the kernel's ephemeral range. A port the kernel hands out for
+    port 0 comes from that range, and the nodes' own outgoing route connections draw from it as
+    they start: one of them can take a port before its node binds it ("address already in use")."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 0
+    rng, ports = random.Random(), []
+    while len(ports) < count:
+        port = rng.randrange(10000, ephemeral_low) if ephemeral_low > 11000 else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = s.getsockname()[1]
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 @dataclass
@@ -76,7 +93,8 @@ class LocalNatsCluster:
     def __init__(self, folder: Path, size: int = 3, binary: str = "") -> None:
         self.folder = Path(folder)
         self.binary = binary or find_binary()
-        self.nodes = [Node(f"n{i + 1}", _free_port(), _free_port(), _free_port(), _free_port()) for i in range(size)]
+        ports = _free_ports(4 * size)
+        self.nodes = [Node(f"n{i + 1}", *ports[4 * i:4 * i + 4]) for i in range(size)]
         routes = [f"nats-route://127.0.0.1:{n.cluster_port}" for n in self.nodes]
         self.folder.mkdir(parents=True, exist_ok=True)
         for node in self.nodes:
