@@ -112,7 +112,10 @@ class MqttSink(Sink):
     def close(self) -> None:
         self.images.close()
         self.writer.flush()
-        if self.link.thread.is_alive() and self.link.connected.is_set():
+        # A link that had a session drains even if it is between sessions right now (a broker
+        # restarting, a cluster node failing over): the reconnect comes within the drain time.
+        # One that never connected stops at once: the broker is not there.
+        if self.link.thread.is_alive() and self.link.ever_connected and not self.link.fatal:
             self.drain(self.settings.drain_seconds)
         self.link.stop()
         self.writer.close()

@@ -135,6 +135,26 @@ def test_service_killed_with_sigkill_resends_everything_it_had_written(broker, t
     subscriber.close()
 
 
+def test_a_service_stopped_while_its_broker_restarts_still_drains_its_outbox(broker, tmp_path):
+    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/result", "drain-watcher")
+    process = serve(broker.port, tmp_path, "--loop", "--backend", "numpy", "--max-fps", "50",
+                    "--jsonl", str(tmp_path / "made.jsonl"), "--mqtt-drain-seconds", "30")
+    assert subscriber.wait(lambda: len(subscriber.unique_result_ids()) >= 10)
+    broker.stop()
+    deadline = time.monotonic() + 30
+    while len(_outbox_ids(tmp_path / "outbox")) <= 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)  # between sessions: the stop must wait for the broker to come back
+    time.sleep(1.5)
+    broker.start()
+    finish(process)
+    made = {json.loads(line)["id"] for line in (tmp_path / "made.jsonl").read_text().splitlines()}
+    assert not _outbox_ids(tmp_path / "outbox")
+    assert subscriber.wait(lambda: made <= subscriber.unique_result_ids(), 30), \
+        f"{len(made - subscriber.unique_result_ids())} of {len(made)} results never arrived"
+    subscriber.close()
+
+
 def test_tls_with_generated_certificates(tmp_path):
     certs = make_certificates(tmp_path / "certs")
     server = Mosquitto(tmp_path / "tls-broker", tls=certs).start()

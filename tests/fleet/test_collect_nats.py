@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 
-
+from edge_service.mqtt.outbox import Outbox
 from fleet.nats_cluster import TESTED, find_binary, server_version
 from tests.fleet.helpers import RUNNING, Collector, finish, recorded_ids, report, serve, stored_ids, wait_for
 
@@ -44,6 +45,17 @@ def create_mqtt_streams(cluster, node: int = 0) -> None:
         return cluster.stream_leader() is not None
     assert wait_for(touched, 60)
     cluster.wait_healthy()
+
+
+def missing(folder, db: str, expected: list[str]) -> str:
+    """Which results are missing, by device, and how many messages each outbox still holds."""
+    made_by = {json.loads(line)["id"]: json.loads(line)["device"]
+               for line in (folder / "sim.jsonl").read_text().splitlines()}
+    made_by.update({i: cam for cam in ("cam1", "cam2") for i in recorded_ids(folder, cam)})
+    gone = Counter(made_by.get(i, "?") for i in set(expected) - set(stored_ids(db)))
+    left = {p.parent.name: Outbox.existing(p.parent).stats()["messages"] for p in folder.glob("**/outbox.sqlite3")}
+    left = {name: count for name, count in left.items() if count}
+    return f"{sum(gone.values())} of {len(expected)} results missing {dict(gone)}; still in outboxes: {left}"
 
 
 async def stream_config(url: str):
@@ -125,11 +137,11 @@ def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path
     for device in devices:
         device.send_signal(signal.SIGTERM)
         finish(device, timeout=60)
-    finish(fleet, timeout=180)  # it drains its outboxes (up to 60 s) before it exits
+    _, fleet_log = finish(fleet, timeout=180)  # it drains its outboxes (up to 60 s) before it exits
     simulated = [json.loads(line)["id"] for line in (tmp_path / "sim.jsonl").read_text().splitlines()]
     expected = recorded_ids(tmp_path, "cam1") + recorded_ids(tmp_path, "cam2") + simulated
     assert wait_for(lambda: len(stored_ids(db)) >= len(expected), 60), \
-        f"{len(expected) - len(stored_ids(db))} of {len(expected)} results missing"
+        f"{missing(tmp_path, db, expected)}; the simulator said: {fleet_log[-1500:]}"
     time.sleep(1.0)
     summaries = [c.stop() for c in collectors]
     stored = stored_ids(db)

@@ -136,7 +136,10 @@ def test_metrics_per_device_agree_with_their_status(fleet):
         def counted():
             status = get_json(base + "api/status?device=cam-a", TOKEN)
             return status["paused"], status["counters"], status["outbox"]["messages"]
-        assert settled(counted)[0]  # paused, and nothing counted any more
+        # The command reaches the device through the broker, and its next status says so: wait for
+        # that first (under load it can take longer than the quiet period), then for the counters to rest.
+        wait_until(lambda: get_json(base + "api/status?device=cam-a", TOKEN)["paused"], 30, what="cam-a paused")
+        assert settled(counted)[0]  # still paused, and nothing counted any more
         status = get_json(base + "api/status?device=cam-a", TOKEN)
         samples = metrics(base, TOKEN)
     finally:
