@@ -65,6 +65,11 @@ class FrameAnalyzer:
         self.preprocess = Preprocessor(artefact.manifest)
         self.layers = {layer.name: layer for layer in artefact.manifest.layers}
         self.labels = artefact.manifest.labels
+        answers = int(np.prod(artefact.manifest.layer(artefact.manifest.prediction).shape))
+        if self.labels and len(self.labels) != answers:
+            log.warning("%s has %d labels for the %d values of %r: they are matched by position, a value "
+                        "without a label is shown by its number", artefact.manifest.name, len(self.labels),
+                        answers, artefact.manifest.prediction)
         self.layer_names = [layer.name for layer in artefact.manifest.layers]
         self.quantization = {layer.name: (layer.scale, layer.zero_point) for layer in artefact.manifest.layers}
         self.fullres = self._full_resolution(artefact)

@@ -104,6 +104,11 @@ def _layers_problem(value) -> str | None:
                 return f"layer {name!r}: {key!r} must be a whole number"
         if layer["output_index"] < 0:
             return f"layer {name!r}: 'output_index' must be >= 0"
+    if sorted(layer["output_index"] for layer in value) != list(range(len(value))):
+        return f"the layers' 'output_index' values must be 0 to {len(value) - 1}, each once"
+    names = [layer["name"] for layer in value]
+    if len(set(names)) != len(names):
+        return "two layers have the same 'name'"
     return None
 
 

@@ -79,6 +79,8 @@ def load_dataset(source: str, size: tuple[int, int] | None = None, channels: int
     x, y = _limited(raw.x, raw.y, limit)
     x = _reshape(x, size, channels)
     if raw.x_test is None:
+        if len(y) < len(raw.y):
+            _check_enough(raw, y, f" kept by --limit {limit}")
         return _split(raw, x, y)
     x_test, y_test = _limited(raw.x_test, raw.y_test, limit, keep_order=True)
     train, val = _stratified(y, [VALIDATION_SHARE], order=[0, 1])
@@ -99,11 +101,19 @@ def check_trainable(raw: _Raw) -> None:
     if len(classes) < 2:
         raise DatasetError(f"{raw.name}: only one class ({raw.labels[int(classes[0])] if len(classes) else 'none'}); "
                            f"a classifier needs two or more")
-    few = [raw.labels[int(c)] if int(c) < len(raw.labels) else str(c) for c, n in zip(classes, counts)
-           if n < MIN_IMAGES_PER_CLASS]
-    if few and raw.x_test is None:
+    if raw.x_test is None:
+        _check_enough(raw, raw.y, " in all")
+
+
+def _check_enough(raw: _Raw, y: np.ndarray, which: str) -> None:
+    """Every class has enough images (`y`: all of them, or what a limit keeps) to be split three ways."""
+    classes, counts = np.unique(y, return_counts=True)
+    present = {int(c): int(n) for c, n in zip(classes, counts)}
+    few = [raw.labels[c] if c < len(raw.labels) else str(c) for c in np.unique(raw.y).tolist()
+           if present.get(c, 0) < MIN_IMAGES_PER_CLASS]
+    if few:
         raise DatasetError(f"{raw.name}: classes {few} have fewer than {MIN_IMAGES_PER_CLASS} images "
-                           f"({len(raw.y)} images in all): too few to train, validate and test")
+                           f"({len(y)} images{which}): too few to train, validate and test")
 
 
 def _load_raw(source: str, data_dir) -> _Raw:

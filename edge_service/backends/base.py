@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_service.errors import EdgeError
+from edge_service.errors import EdgeError, ModelError
 from edge_service.manifest import ModelArtefact
 
 
@@ -27,7 +27,20 @@ class Backend:
 
     def __init__(self, artefact: ModelArtefact) -> None:
         self.artefact = artefact
-        self.layer_names = [layer.name for layer in sorted(artefact.manifest.layers, key=lambda l: l.output_index)]
+        self.in_output_order = sorted(artefact.manifest.layers, key=lambda layer: layer.output_index)
+        self.layer_names = [layer.name for layer in self.in_output_order]
+
+    def check_outputs(self, shapes: list[list[int]]) -> None:
+        """The model's outputs, in order, are the manifest's layers: a hand-edited `output_index` or
+        shape would otherwise hand one layer's numbers to another without a word."""
+        layers = self.in_output_order
+        if len(shapes) != len(layers):
+            raise ModelError(f"the model has {len(shapes)} outputs, its manifest {len(layers)} layers")
+        for position, (layer, shape) in enumerate(zip(layers, shapes)):
+            shape = [int(n) for n in shape]
+            if list(layer.shape) != shape:
+                raise ModelError(f"manifest layer {layer.name!r} (output {layer.output_index}) is "
+                                 f"{list(layer.shape)}, the model's output {position} is {shape}")
 
     def infer(self, x: np.ndarray) -> Inference:
         raise NotImplementedError

@@ -68,9 +68,7 @@ class LiteRTBackend(Backend):
             raise BackendUnavailable(f"{self.name} {self.version} could not load the model: {exc}") from None
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         details = self.interpreter.get_output_details()
-        if len(details) != len(self.layer_names):
-            raise BackendUnavailable(f"{self.name}: the model has {len(details)} outputs, "
-                                     f"the manifest {len(self.layer_names)} layers")
+        self.check_outputs([list(d["shape"]) for d in details])
         self.output_indices = [d["index"] for d in details]
 
     def infer(self, x: np.ndarray) -> Inference:

@@ -190,7 +190,11 @@ class MqttLink:
         except ssl.SSLError as exc:
             self._refuse(f"TLS with {s.address} failed: {exc.reason or exc}")
         except (OSError, paho.WebsocketConnectionError) as exc:
-            log.warning("cannot reach MQTT broker %s (%s)", s.address, exc)
+            hint = ""
+            if s.tls and not self.ever_connected and isinstance(exc, (ConnectionResetError, ssl.SSLEOFError)):
+                # A plain MQTT listener takes the TLS hello for a malformed packet and hangs up.
+                hint = f"; the TLS handshake was cut off: is port {s.port} a TLS listener?"
+            log.warning("cannot reach MQTT broker %s (%s%s)", s.address, exc, hint)
         self.first_outcome.set()
         return False
 

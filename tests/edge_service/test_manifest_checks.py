@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import time
 
+import numpy as np
 import pytest
 
+from edge_service.backends.select import select_backend
 from edge_service.errors import ModelError
 from edge_service.manifest import MANIFEST_FILE, Manifest, default_model_dir, load_artefact
 from edge_service.manifest_checks import manifest_problem
@@ -47,6 +51,9 @@ MISTAKES = {
     "a layer as a string": (_set("layers.0", "conv"), "layer 0 must be an object"),
     "a layer without a shape": (_set("layers.1.shape", DELETE), "layer 'conv1': 'shape'"),
     "a negative output index": (_set("layers.1.output_index", -1), "'output_index' must be >= 0"),
+    "an output index past the end": (_set("layers.2.output_index", 99), "'output_index' values must be 0 to 7"),
+    "two layers at one output": (_set("layers.2.output_index", 1), "'output_index' values must be 0 to 7"),
+    "two layers named alike": (_set("layers.2.name", "conv1"), "two layers have the same 'name'"),
     "a model file elsewhere": (_set("model_file", "/etc/hostname"), "'model_file' must be a file name"),
     "a conversion model up the tree": (_set("conversion_model.file", "../../../etc/passwd"),
                                        "'conversion_model' must name a file beside the manifest"),
@@ -79,3 +86,53 @@ def test_a_model_folder_with_a_bad_manifest_is_refused_at_load(tmp_path, shipped
     (folder / MANIFEST_FILE).write_text(json.dumps(data))
     with pytest.raises(ModelError, match="'color' must be one of"):
         load_artefact(folder)
+
+
+def _swap_outputs(data: dict) -> None:
+    """Still 0..n-1 each once, so only the model can tell: conv1 and pool1 trade places."""
+    first, second = data["layers"][1], data["layers"][2]
+    first["output_index"], second["output_index"] = second["output_index"], first["output_index"]
+
+
+def _edit_shape(data: dict) -> None:
+    data["layers"][3]["shape"] = [1, 12, 12, 64]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "litert"])
+@pytest.mark.parametrize("edit, words", [(_swap_outputs, "manifest layer 'pool1' (output 1) is [1, 13, 13, 64], "
+                                                          "the model's output 1 is [1, 26, 26, 64]"),
+                                         (_edit_shape, "manifest layer 'conv2' (output 3) is [1, 12, 12, 64]")],
+                         ids=["two outputs swapped", "a shape edited"])
+def test_a_manifest_that_disagrees_with_its_model_is_refused_when_the_backend_opens(tmp_path, shipped, backend,
+                                                                                   edit, words):
+    if backend == "litert":
+        pytest.importorskip("ai_edge_litert", reason="LiteRT is not installed")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for entry in default_model_dir().iterdir():
+        (folder / entry.name).write_bytes(entry.read_bytes())
+    data = copy.deepcopy(shipped)
+    edit(data)
+    (folder / MANIFEST_FILE).write_text(json.dumps(data))
+    with pytest.raises(ModelError, match=re.escape(words)):
+        select_backend(load_artefact(folder), backend)
+
+
+def test_fewer_labels_than_classes_is_said_once_and_the_rest_are_numbered(tmp_path, shipped, caplog):
+    from edge_service.analyzer import BackendChoice, FrameAnalyzer
+    from edge_service.sources import Frame
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for entry in default_model_dir().iterdir():
+        (folder / entry.name).write_bytes(entry.read_bytes())
+    data = copy.deepcopy(shipped)
+    data["labels"] = data["labels"][:3]
+    (folder / MANIFEST_FILE).write_text(json.dumps(data))
+    analyzer = FrameAnalyzer.open(folder, BackendChoice("numpy"))
+    assert "has 3 labels for the 10 values of 'predictions'" in caplog.text
+    result = analyzer.analyze(Frame(1, time.time(), np.zeros((28, 28, 3), np.uint8), "test"), 1)
+    assert len(result.top) == 3
+    for entry in result.top:
+        index = entry["index"]
+        assert entry["label"] == (data["labels"][index] if index < 3 else str(index))
+    analyzer.close()

@@ -178,6 +178,12 @@ def test_a_five_image_dataset_is_too_small_to_train_validate_and_test(tmp_path):
         load_dataset(str(tmp_path))
 
 
+def test_a_limit_that_leaves_too_few_of_a_class_is_refused_before_training():
+    with pytest.raises(DatasetError, match=r"fewer than 5 images \(10 images kept by --limit 10\)"):
+        load_dataset("digits", limit=10)
+    assert len(load_dataset("digits", limit=200).y_train) > 100
+
+
 def test_train_without_tensorflow_says_which_extra_to_install(tmp_path):
     import importlib.util
     from click.testing import CliRunner
