@@ -41,8 +41,9 @@ def subject_to_topic(subject: str) -> str:
 class NatsSource:
     def __init__(self, servers: list[str], prefix: str = "unseen", durable: str = "unseen-collect",
                  layers: bool = False, batch: int = 500, ack_wait: float = 30.0,
-                 bootstrap: tuple[str, int] | None = None) -> None:
+                 bootstrap: tuple[str, int] | None = None, connect_seconds: float = FIRST_CONNECT_SECONDS) -> None:
         self.servers, self.prefix, self.durable = servers, prefix.strip("/").replace("/", "."), durable
+        self.connect_seconds = connect_seconds
         self.layers, self.batch, self.ack_wait, self.bootstrap = layers, batch, ack_wait, bootstrap
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._thread, name="nats", daemon=True)
@@ -135,9 +136,9 @@ class NatsSource:
             self.nc = await asyncio.wait_for(nats.connect(
                 self.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5, ping_interval=5,
                 max_outstanding_pings=2, connect_timeout=3, name="unseen-collect", error_cb=self._on_error,
-                disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected), FIRST_CONNECT_SECONDS)
+                disconnected_cb=self._on_disconnected, reconnected_cb=self._on_reconnected), self.connect_seconds)
         except asyncio.TimeoutError:
-            raise SourceError(f"cannot reach NATS at {where} within {FIRST_CONNECT_SECONDS} s") from None
+            raise SourceError(f"cannot reach NATS at {where} within {self.connect_seconds:g} s") from None
         except (NoServersError, OSError) as exc:
             raise SourceError(f"cannot reach NATS at {where} ({exc})") from None
         v = self.nc.connected_server_version

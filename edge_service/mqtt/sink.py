@@ -135,13 +135,15 @@ def drain(pump: OutboxPump, link: MqttLink, timeout: float) -> bool:
 
 def flush_outbox(settings: MqttSettings, outbox: Outbox, device_id: str, timeout: float) -> int:
     """Sends what waits in `outbox` with a client id of its own and no will or status, so a running
-    service keeps its session and its retained status; returns how many messages are left."""
+    service keeps its session and its retained status; returns how many messages are left.
+    `timeout` is for the whole flush, reaching the broker included."""
+    deadline = time.monotonic() + timeout
     pump = OutboxPump(outbox, settings.inflight, settings.v5)
     link = MqttLink(settings, f"{settings.client_id or device_id}-flush",
                     LinkHandlers(connected=pump.restart, tick=pump.pump, puback=pump.puback))
     link.start(wait=True)
     try:
-        drain(pump, link, timeout)
+        drain(pump, link, max(0.0, deadline - time.monotonic()))
     finally:
         link.stop()
     return outbox.count

@@ -452,3 +452,31 @@ def test_watch_that_never_reaches_a_broker_says_so_and_fails():
     assert watch.returncode == 2, watch.stderr
     assert f"never reached MQTT broker 127.0.0.1:{port} in 1 s" in watch.stderr
     assert "Traceback" not in watch.stderr and "results" not in watch.stdout
+
+
+def test_outbox_flush_to_a_broker_that_never_answers_keeps_to_its_timeout(tmp_path):
+    """Reaching the broker is part of the flush's --timeout (it used to add a 10 s connect wait)."""
+    import socket
+
+    from click.testing import CliRunner
+
+    from edge_service.mqtt.outbox import Outbox
+    from unseen.cli import main
+    box = Outbox(tmp_path / "held")
+    for i in range(3):
+        box.put(f"unseen/{DEVICE}/result", b"{}", "result", f"id-{i}")
+    box.close()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        started = time.monotonic()
+        flushed = CliRunner().invoke(main, ["outbox", "flush", "--outbox-dir", str(tmp_path / "held"),
+                                            "--mqtt-host", "127.0.0.1", "--mqtt-port", str(silent.getsockname()[1]),
+                                            "--timeout", "2"])
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert flushed.exit_code == 1 and "sent 0 of 3 messages; 3 still waiting" in flushed.output, flushed.output
+    assert took < 3.5, f"a 2 s flush took {took:.1f} s"
+    assert len(_outbox_ids(tmp_path / "held")) == 3  # nothing lost

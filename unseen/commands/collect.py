@@ -93,10 +93,11 @@ def collect(ctx, db, db_max_mb, mqtt_host, mqtt_port, mqtt_username, mqtt_passwo
     if nats:
         if share:
             raise FleetError("--share is for MQTT 5; with --nats, collectors share the --durable consumer")
-        from fleet.nats_source import NatsSource
+        from fleet.nats_source import FIRST_CONNECT_SECONDS, NatsSource
         source = NatsSource(nats.split(","), prefix, durable, layers, batch,
                             bootstrap=(mqtt_host, mqtt_port) if ctx.get_parameter_source("mqtt_port").name
-                            != "DEFAULT" else None)
+                            != "DEFAULT" else None,
+                            connect_seconds=min(FIRST_CONNECT_SECONDS, timeout) if timeout else FIRST_CONNECT_SECONDS)
     else:
         from fleet.mqtt_source import MqttOptions, MqttSource
         source = MqttSource(MqttOptions(mqtt_host, mqtt_port, prefix, client_id, share, layers, mqtt_protocol,

@@ -52,7 +52,7 @@ def outbox_flush(config_path, timeout, **options) -> None:
         if not config.mqtt.host:
             raise click.UsageError("no broker configured (mqtt.host / --mqtt-host)")
         waiting = box.count
-        # The whole flush has `timeout`: reaching the broker may not take longer than that.
+        # The whole flush has `timeout`: reaching the broker may not take longer than that either.
         settings = dataclasses.replace(mqtt_settings(config), connect_timeout=min(config.mqtt.connect_timeout, timeout))
         left = flush_outbox(settings, box, config.device_id, timeout)
     finally:
