@@ -22,6 +22,7 @@ from PIL import Image
 from edge_service.errors import EdgeError
 from edge_service.http.hub import Hub, Picture, View
 from edge_service.http.render import encode, sheet
+from edge_service.mqtt.link import MqttSettings, connect_first
 from fleet.devices import Device, fleet_families, focus_scale
 from fleet.layout import crop_channel, published_layout
 
@@ -57,15 +58,16 @@ class FleetHub(Hub):
 
     # -- MQTT ---------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> "FleetHub":
+        settings = MqttSettings(self.host, self.port)
         try:
-            self.client.connect(self.host, self.port, 30)
+            address = connect_first(self.client, settings.brokers, 30)
         except OSError as exc:
-            raise FleetError(f"cannot reach MQTT broker {self.host}:{self.port} ({exc.strerror or exc})") from None
+            raise FleetError(f"cannot reach MQTT broker {settings.address} ({exc})") from None
         self.client.loop_start()
         self.outcome.wait(timeout)
         if self.refused:
             self.close()
-            raise FleetError(f"MQTT broker {self.host}:{self.port} refused the connection: {self.refused}")
+            raise FleetError(f"MQTT broker {address} refused the connection: {self.refused}")
         return self
 
     def close(self) -> None:

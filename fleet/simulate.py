@@ -102,7 +102,7 @@ def run(host: str, port: int, names: list[str], rate: float, seconds: float, fol
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="broker host, or host[:port],... tried in turn")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--devices", type=int, default=10)
     parser.add_argument("--first", type=int, default=0, help="number of the first device (sim-<n>)")

@@ -14,7 +14,7 @@ from collections import deque
 from pathlib import Path
 
 from edge_service.mqtt.layer_images import png_identity
-from edge_service.mqtt.link import MqttSettings, make_client
+from edge_service.mqtt.link import MqttSettings, connect_first, make_client
 from edge_service.pictures import html_page
 from fleet.errors import FleetError
 
@@ -58,7 +58,7 @@ class Watcher:
         if save:
             (save / "layers").mkdir(parents=True, exist_ok=True)
         try:
-            self.client.connect(settings.host, settings.port, settings.keepalive)
+            self.address = connect_first(self.client, settings.brokers, settings.keepalive)
         except OSError as exc:
             raise FleetError(f"cannot reach MQTT broker {settings.address} ({exc})") from None
 
@@ -73,7 +73,7 @@ class Watcher:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self.pending_subscriptions.discard(mid)
         if not self.pending_subscriptions:  # a caller (or a test) may start publishing now
-            self.echo(f"watching {', '.join(self.topics)} on {self.settings.address}")
+            self.echo(f"watching {', '.join(self.topics)} on {self.address}")
 
     def _on_message(self, client, userdata, message) -> None:
         try:  # paho's network thread dies on an exception: nothing a device sends may raise here
@@ -136,7 +136,7 @@ class Watcher:
             if count and self.results >= count:
                 time.sleep(linger)
             if not self.connected:  # "0 results" would read as a quiet fleet, not an unreachable broker
-                raise FleetError(f"never reached MQTT broker {self.settings.address} in {timeout:g} s")
+                raise FleetError(f"never reached MQTT broker {self.address} in {timeout:g} s")
         finally:
             self.client.loop_stop()
             self.client.disconnect()

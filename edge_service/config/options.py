@@ -70,6 +70,16 @@ def no_topic_wildcards(value: str) -> str:
     return "must not contain the MQTT wildcards + or #" if any(c in value for c in "+#") else ""
 
 
+def broker_list(value: str) -> str:
+    """Empty (no MQTT), or host[:port] entries separated by commas."""
+    from edge_service.mqtt.settings import parse_brokers
+    try:
+        parse_brokers(value, 1883) if value else None
+    except ValueError as exc:
+        return f"is not a list of brokers ({exc})"
+    return ""
+
+
 def topic_level(value: str) -> str:
     """One topic level: no wildcards and no '/'."""
     return no_topic_wildcards(value) or ("must not contain '/'" if "/" in value else "")

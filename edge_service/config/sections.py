@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_service.config.options import no_topic_wildcards, option, topic_level
+from edge_service.config.options import broker_list, no_topic_wildcards, option, topic_level
 
 
 def backend_names() -> tuple[str, ...]:
@@ -87,8 +87,10 @@ class OutputSection:
 
 @dataclass
 class MqttSection:
-    host: str = option("", "--mqtt-host", "MQTT broker host; empty: no MQTT")
-    port: int = option(1883, "--mqtt-port", "MQTT broker port", minimum=1, maximum=65535)
+    host: str = option("", "--mqtt-host", "MQTT broker host, or several as host[:port],... tried in turn when "
+                       "one is unreachable (a cluster's nodes); empty: no MQTT", check=broker_list)
+    port: int = option(1883, "--mqtt-port", "MQTT broker port (for hosts given without one)", minimum=1,
+                       maximum=65535)
     protocol: str = option("3.1.1", "--mqtt-protocol", "MQTT protocol version (5 adds ids as user properties)",
                            choices=("3.1.1", "5"))
     client_id: str = option("", "--mqtt-client-id", "client id (default: the device id)", check=no_topic_wildcards)

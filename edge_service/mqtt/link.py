@@ -22,9 +22,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_service.errors import EdgeError
-from edge_service.mqtt.settings import MqttSettings
+from edge_service.mqtt.settings import MqttSettings, format_address
 
-__all__ = ["LinkHandlers", "MqttLink", "MqttRefused", "MqttSettings", "make_client"]
+__all__ = ["LinkHandlers", "MqttLink", "MqttRefused", "MqttSettings", "connect_first", "make_client"]
 
 log = logging.getLogger("unseen.mqtt")
 
@@ -67,6 +67,20 @@ def make_client(settings: MqttSettings, client_id: str, will: tuple[str, bytes] 
     return client
 
 
+def connect_first(client: paho.Client, brokers: list[tuple[str, int]], keepalive: int) -> str:
+    """Connects `client` to the first of `brokers` that takes the connection and returns its address;
+    OSError naming why each failed when none does."""
+    reasons = []
+    for host, port in brokers:
+        try:
+            client.connect(host, port, keepalive)
+            return format_address(host, port)
+        except OSError as exc:
+            reasons.append(f"{format_address(host, port)}: {exc.strerror or exc}" if len(brokers) > 1
+                           else str(exc.strerror or exc))
+    raise OSError("; ".join(reasons))
+
+
 class MqttLink:
     def __init__(self, settings: MqttSettings, client_id: str, handlers: LinkHandlers,
                  will: tuple[str, bytes] | None = None) -> None:
@@ -82,7 +96,9 @@ class MqttLink:
         self.stopping = threading.Event()
         self.first_outcome = threading.Event()
         self.fatal = ""
-        self.attempted = False                 # connect() once, reconnect() after that
+        self.brokers = settings.brokers
+        self.current = 0                       # the broker tried now; a failure moves to the next
+        self.failures = 0                      # attempts failed since the last session
         self.ever_connected = False
         self._wake_r, self._wake_w = os.pipe()
         self._wake_pending = False             # a byte is in the pipe, or about to be: no need for another
@@ -90,6 +106,11 @@ class MqttLink:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self.thread = threading.Thread(target=self._network, name="mqtt", daemon=True)
+
+    @property
+    def address(self) -> str:
+        """The broker connected to, or tried now."""
+        return format_address(*self.brokers[self.current])
 
     def wake(self) -> None:
         """From any thread: the network thread runs a round (and its owner's tick) now, not at its timeout."""
@@ -145,7 +166,7 @@ class MqttLink:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            message = f"MQTT broker {self.settings.address} refused the connection: {reason_code}"
+            message = f"MQTT broker {self.address} refused the connection: {reason_code}"
             if str(reason_code) in REFUSALS:
                 self._refuse(message)
             else:
@@ -153,13 +174,14 @@ class MqttLink:
                 self.first_outcome.set()
             return
         self.fatal = ""
+        self.failures = 0
         self.connected.set()
         self.ever_connected = True
         # _on_log only matters before the first session; left set, paho would format a debug line
         # and call it for every packet it sends or receives.
         client.on_log = None
         self.first_outcome.set()
-        log.info("connected to %s", self.settings.address)
+        log.info("connected to %s", self.address)
         self.handlers.connected(client)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -176,26 +198,28 @@ class MqttLink:
                 self.stop()
                 raise MqttRefused(self.fatal)
             if not self.connected.is_set():
-                log.warning("MQTT broker %s not reachable yet; results are kept in the outbox", self.settings.address)
+                if len(self.brokers) == 1:
+                    log.warning("MQTT broker %s not reachable yet; results are kept in the outbox", self.address)
+                else:
+                    log.warning("none of the MQTT brokers %s is reachable yet; results are kept in the outbox",
+                                self.settings.address)
 
     def _connect_once(self) -> bool:
         s = self.settings
+        host, port = self.brokers[self.current]
         try:
-            if not self.attempted:
-                self.attempted = True
-                self.client.connect(s.host, s.port, s.keepalive)
-            else:
-                self.client.reconnect()
+            self.client.connect(host, port, s.keepalive)
             return True
         except ssl.SSLError as exc:
-            self._refuse(f"TLS with {s.address} failed: {exc.reason or exc}")
+            self._refuse(f"TLS with {self.address} failed: {exc.reason or exc}")
         except (OSError, paho.WebsocketConnectionError) as exc:
             hint = ""
             if s.tls and not self.ever_connected and isinstance(exc, (ConnectionResetError, ssl.SSLEOFError)):
                 # A plain MQTT listener takes the TLS hello for a malformed packet and hangs up.
-                hint = f"; the TLS handshake was cut off: is port {s.port} a TLS listener?"
-            log.warning("cannot reach MQTT broker %s (%s%s)", s.address, exc, hint)
-        self.first_outcome.set()
+                hint = f"; the TLS handshake was cut off: is port {port} a TLS listener?"
+            log.warning("cannot reach MQTT broker %s (%s%s)", self.address, exc, hint)
+        if self.failures + 1 >= len(self.brokers):  # the first outcome is known once every broker was tried
+            self.first_outcome.set()
         return False
 
     def _await_connack(self) -> None:
@@ -211,6 +235,10 @@ class MqttLink:
                 if self._connect_once():
                     self._await_connack()
                 if not self.connected.is_set():
+                    self.failures += 1
+                    self.current = (self.current + 1) % len(self.brokers)
+                    if self.failures % len(self.brokers):  # another broker of the list is still untried
+                        continue
                     if self.fatal:  # credentials or TLS: say so at every attempt, slowly
                         delay = self.settings.backoff_max
                     self.stopping.wait(min(delay, self.settings.backoff_max) * random.uniform(0.5, 1.0))

@@ -96,7 +96,7 @@ class MqttSink(Sink):
 
     def describe(self) -> dict:
         return {"outbox": dict(self.outbox.stats(), not_stored=self.writer.not_stored), "mqtt": {"connected": self.link.connected.is_set(),
-                                                       "broker": self.settings.address,
+                                                       "broker": self.link.address,
                                                        "acknowledged": self.pump.acked}}
 
     def status(self, status: dict) -> None:

@@ -39,6 +39,9 @@ def test_the_shipped_example_is_generated_from_the_declarations_and_is_valid():
     ('[mqtt]\nca_file = "/etc/hostname"\n', "mqtt.tls is off"),
     ('[mqtt]\ntls = true\ncert_file = "/etc/hostname"\n', "go together"),
     ('[run\n', "not valid TOML"),
+    ('[mqtt]\nhost = "a,,b"\n', "mqtt.host: 'a,,b' is not a list of brokers (an empty broker address between commas)"),
+    ('[mqtt]\nhost = "a:1883,b:http"\n', "'b:http': the port must be a number from 1 to 65535"),
+    ('[mqtt]\nhost = "mqtt://a"\n', "'mqtt://a' is not a broker address"),
 ])
 def test_bad_configs_name_the_key(tmp_path, text, message):
     (tmp_path / "d.toml").write_text(text)
@@ -65,3 +68,10 @@ def test_watch_takes_the_same_broker_options_as_serve():
     for flag in ("--mqtt-host", "--mqtt-port", "--mqtt-prefix", "--device-id", "--mqtt-tls", "--mqtt-ca-file",
                  "--mqtt-cert-file", "--mqtt-key-file", "--mqtt-protocol", "--mqtt-username"):
         assert flag in serve_help and flag in watch_help, flag
+
+
+def test_several_brokers_are_one_key_with_the_port_for_hosts_given_without_one():
+    from edge_service.service import mqtt_settings
+    settings = mqtt_settings(load_config(overrides={"mqtt.host": "n1, n2:1884,[::1]:1885", "mqtt.port": 1999}))
+    assert settings.brokers == [("n1", 1999), ("n2", 1884), ("::1", 1885)]
+    assert settings.address == "n1:1999, n2:1884, [::1]:1885"

@@ -101,14 +101,18 @@ def test_mqtt5_features_fail_clearly_on_nats_311_listener(cluster, tmp_path):
     assert device.returncode == 2 and "Unsupported protocol version" in device.stderr.splitlines()[-1]
 
 
-@pytest.mark.parametrize("lost", ["stream leader", "devices' node"])
+def simulated_ids(folder) -> list[str]:
+    return [json.loads(line)["id"] for line in (folder / "sim.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("lost", ["stream leader", "devices' node", "devices' node, every node known"])
 def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path, lost):
     create_mqtt_streams(cluster)
     leader = cluster.stream_leader()  # the worst node to lose: it leads the stream of MQTT messages
     others = [i for i in range(3) if i != leader]
     if lost == "stream leader":
         victim, (devices_node, collectors_node) = leader, others
-    else:  # the devices wait for it to come back (they know one address), their results in the outbox
+    else:  # given one address, the devices wait for it to come back, their results in the outbox
         victim = devices_node = others[0]
         collectors_node = others[1]
     db = str(tmp_path / "results.sqlite")
@@ -117,16 +121,23 @@ def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path
     for c in collectors:
         c.wait_line("collecting from $MQTT_msgs")
     port = cluster.nodes[devices_node].mqtt_port
-    devices = [serve(port, tmp_path, f"cam{i}", "--loop", "--max-fps", "40") for i in (1, 2)]
+    hosts = "127.0.0.1"
+    if lost.endswith("every node known"):  # their own node first, then the others
+        hosts = ",".join(f"127.0.0.1:{cluster.nodes[i].mqtt_port}" for i in (devices_node, collectors_node, leader))
+    devices = [serve(port, tmp_path, f"cam{i}", "--loop", "--max-fps", "40", "--mqtt-host", hosts) for i in (1, 2)]
     # And a small fleet: 20 more publishers (real MqttSinks and outboxes, synthetic frames).
-    fleet = subprocess.Popen([sys.executable, "-m", "fleet.simulate", "--port", str(port), "--devices", "20",
-                              "--rate", "10", "--seconds", "25", "--folder", str(tmp_path / "sim"),
+    fleet = subprocess.Popen([sys.executable, "-m", "fleet.simulate", "--host", hosts, "--port", str(port),
+                              "--devices", "20", "--rate", "10", "--seconds", "25", "--folder", str(tmp_path / "sim"),
                               "--out", str(tmp_path / "sim.jsonl")], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     RUNNING.append(fleet)
     assert wait_for(lambda: len(stored_ids(db)) > 300, 90)
     cluster.kill(victim)
     time.sleep(5.0)
+    if hosts != "127.0.0.1":  # they move to another node: what they made reaches the store with the node still down
+        made = set(recorded_ids(tmp_path, "cam1") + recorded_ids(tmp_path, "cam2") + simulated_ids(tmp_path))
+        assert wait_for(lambda: made <= set(stored_ids(db)), 90), \
+            f"{len(made - set(stored_ids(db)))} not stored while the node was down"
     cluster.start(victim, wait=False)
     back = time.monotonic()
     # Devices reconnect and resend from their outboxes at their own pace (PUBACKs stall, CONNACKs
@@ -138,8 +149,7 @@ def test_a_node_killed_mid_stream_loses_and_duplicates_nothing(cluster, tmp_path
         device.send_signal(signal.SIGTERM)
         finish(device, timeout=60)
     _, fleet_log = finish(fleet, timeout=180)  # it drains its outboxes (up to 60 s) before it exits
-    simulated = [json.loads(line)["id"] for line in (tmp_path / "sim.jsonl").read_text().splitlines()]
-    expected = recorded_ids(tmp_path, "cam1") + recorded_ids(tmp_path, "cam2") + simulated
+    expected = recorded_ids(tmp_path, "cam1") + recorded_ids(tmp_path, "cam2") + simulated_ids(tmp_path)
     assert wait_for(lambda: len(stored_ids(db)) >= len(expected), 60), \
         f"{missing(tmp_path, db, expected)}; the simulator said: {fleet_log[-1500:]}"
     time.sleep(1.0)
