@@ -64,7 +64,9 @@ class MqttSink(Sink):
 
     def _tick(self, client: paho.Client) -> None:
         if self.status_dirty and self.latest_status is not None:
-            client.publish(f"{self.base}/status", json.dumps(self.latest_status).encode(), qos=1, retain=True)
+            # The link part as it is now: a status made offline or on another broker is sent from this one.
+            status = dict(self.latest_status, mqtt=self._link_state())
+            client.publish(f"{self.base}/status", json.dumps(status).encode(), qos=1, retain=True)
             self.status_dirty = False
         self.pump.pump(client)
 
@@ -95,9 +97,11 @@ class MqttSink(Sink):
         self.writer.flush()
 
     def describe(self) -> dict:
-        return {"outbox": dict(self.outbox.stats(), not_stored=self.writer.not_stored), "mqtt": {"connected": self.link.connected.is_set(),
-                                                       "broker": self.link.address,
-                                                       "acknowledged": self.pump.acked}}
+        return {"outbox": dict(self.outbox.stats(), not_stored=self.writer.not_stored), "mqtt": self._link_state()}
+
+    def _link_state(self) -> dict:
+        return {"connected": self.link.connected.is_set(), "broker": self.link.address,
+                "acknowledged": self.pump.acked}
 
     def status(self, status: dict) -> None:
         self.latest_status = dict(status, **self.describe())
