@@ -22,7 +22,8 @@ from PIL import Image
 from edge_service.errors import EdgeError
 from edge_service.http.hub import Hub, Picture, View
 from edge_service.http.render import encode, sheet
-from edge_service.mqtt.link import MqttSettings, connect_first
+from edge_service.mqtt.client import connect_first
+from edge_service.mqtt.settings import MqttSettings
 from fleet.devices import Device, fleet_families, focus_scale
 from fleet.layout import crop_channel, published_layout
 

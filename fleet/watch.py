@@ -14,7 +14,8 @@ from collections import deque
 from pathlib import Path
 
 from edge_service.mqtt.layer_images import png_identity
-from edge_service.mqtt.link import MqttSettings, connect_first, make_client
+from edge_service.mqtt.client import connect_first, make_client
+from edge_service.mqtt.settings import MqttSettings
 from edge_service.pictures import html_page
 from fleet.errors import FleetError
 

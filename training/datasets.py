@@ -78,11 +78,14 @@ def load_dataset(source: str, size: tuple[int, int] | None = None, channels: int
     check_trainable(raw)
     x, y = _limited(raw.x, raw.y, limit)
     x = _reshape(x, size, channels)
+    kept = f" kept by --limit {limit}"
+    if len(y) < len(raw.y):
+        _check_enough(raw, y, kept)
     if raw.x_test is None:
-        if len(y) < len(raw.y):
-            _check_enough(raw, y, f" kept by --limit {limit}")
         return _split(raw, x, y)
     x_test, y_test = _limited(raw.x_test, raw.y_test, limit, keep_order=True)
+    if len(y_test) < len(raw.y_test):
+        _check_enough(raw, y_test, kept + " from the test files", minimum=1)
     train, val = _stratified(y, [VALIDATION_SHARE], order=[0, 1])
     return Dataset(raw.name, raw.labels, x[train], y[train], x[val], y[val],
                    _reshape(x_test, size, channels), y_test, raw.invert, True, raw.mirror)
@@ -105,14 +108,15 @@ def check_trainable(raw: _Raw) -> None:
         _check_enough(raw, raw.y, " in all")
 
 
-def _check_enough(raw: _Raw, y: np.ndarray, which: str) -> None:
-    """Every class has enough images (`y`: all of them, or what a limit keeps) to be split three ways."""
+def _check_enough(raw: _Raw, y: np.ndarray, which: str, minimum: int = MIN_IMAGES_PER_CLASS) -> None:
+    """Every class has `minimum` images in `y` (all of them, or what a limit keeps): enough to be
+    split into train, validation and test, or (minimum 1) to be tested at all."""
     classes, counts = np.unique(y, return_counts=True)
     present = {int(c): int(n) for c, n in zip(classes, counts)}
     few = [raw.labels[c] if c < len(raw.labels) else str(c) for c in np.unique(raw.y).tolist()
-           if present.get(c, 0) < MIN_IMAGES_PER_CLASS]
+           if present.get(c, 0) < minimum]
     if few:
-        raise DatasetError(f"{raw.name}: classes {few} have fewer than {MIN_IMAGES_PER_CLASS} images "
+        raise DatasetError(f"{raw.name}: classes {few} have fewer than {minimum} images "
                            f"({len(y)} images{which}): too few to train, validate and test")
 
 

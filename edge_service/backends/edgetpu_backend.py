@@ -6,6 +6,7 @@ import ctypes
 
 from edge_service.backends.base import BackendUnavailable
 from edge_service.backends.litert_backend import MODULES, LiteRTBackend, interpreter_module
+from edge_service.errors import ModelError
 from edge_service.manifest import ModelArtefact, sha256_of
 
 DELEGATE_LIBRARY = "libedgetpu.so.1"
@@ -43,4 +44,7 @@ class EdgeTPUBackend(LiteRTBackend):
         if expected and sha256_of(data) != expected:
             raise BackendUnavailable(f"{path.name} does not match the manifest's edgetpu_sha256")
         self.package, delegate = load_edgetpu_delegate()
-        super().__init__(artefact, threads, model_bytes=data, delegates=[delegate])
+        try:
+            super().__init__(artefact, threads, model_bytes=data, delegates=[delegate])
+        except ModelError as exc:  # the compiled copy disagrees with the manifest: the CPU model may not
+            raise BackendUnavailable(f"{path.name}: {exc}") from None

@@ -72,7 +72,7 @@ def no_topic_wildcards(value: str) -> str:
 
 def broker_list(value: str) -> str:
     """Empty (no MQTT), or host[:port] entries separated by commas."""
-    from edge_service.mqtt.settings import parse_brokers
+    from edge_service.mqtt.brokers import parse_brokers
     try:
         parse_brokers(value, 1883) if value else None
     except ValueError as exc:

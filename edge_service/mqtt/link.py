@@ -1,9 +1,10 @@
 """The MQTT link: one paho client (paho-mqtt 2, VERSION2 callbacks) and the network thread that owns it.
 
-The thread connects with capped exponential backoff and jitter, tells its owner when a session
-starts, calls the owner's `tick` between network rounds, and passes PUBACKs and inbound messages
-on. A broker that refuses the credentials, the client id or the TLS session is `fatal`: retrying
-will not cure it, so `start(wait=True)` raises it as one clear error.
+The thread connects (to the next broker of the list after a failure, with capped exponential
+backoff and jitter after a whole round), tells its owner when a session starts, calls the owner's
+`tick` between network rounds, and passes PUBACKs and inbound messages on. When every broker
+refuses the credentials, the client id or the TLS session, the link is `fatal`: retrying will not
+cure it, so `start(wait=True)` raises it as one clear error.
 """
 
 from __future__ import annotations
@@ -19,23 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_service.errors import EdgeError
-from edge_service.mqtt.settings import MqttSettings, format_address
+from edge_service.mqtt.brokers import BrokerRotation
+from edge_service.mqtt.client import REFUSALS, MqttRefused, connect_first, make_client
+from edge_service.mqtt.settings import MqttSettings
 
 __all__ = ["LinkHandlers", "MqttLink", "MqttRefused", "MqttSettings", "connect_first", "make_client"]
 
 log = logging.getLogger("unseen.mqtt")
-
-# CONNACK reasons that retrying will not cure: the user has to change something.
-REFUSALS = {"Not authorized", "Bad user name or password", "Client identifier not valid",
-            "Unsupported protocol version", "Banned", "Bad authentication method"}
-
-
-class MqttRefused(EdgeError):
-    """The broker refused the connection (credentials, TLS, protocol): fix the configuration."""
-
 
 @dataclass
 class LinkHandlers:
@@ -46,39 +38,6 @@ class LinkHandlers:
     puback: Callable[[int], None] = lambda mid: None
     message: Callable[[paho.Client, str, bytes], None] = lambda client, topic, payload: None
     goodbye: Callable[[paho.Client], None] = lambda client: None
-
-
-def make_client(settings: MqttSettings, client_id: str, will: tuple[str, bytes] | None) -> paho.Client:
-    """A paho client with the credentials, TLS and will of `settings`."""
-    protocol = paho.MQTTv5 if settings.v5 else paho.MQTTv311
-    kwargs = {} if settings.v5 else {"clean_session": True}
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol, **kwargs)
-    if settings.username:
-        client.username_pw_set(settings.username, settings.password or None)
-    if settings.tls:
-        try:
-            client.tls_set(ca_certs=settings.ca_file or None, certfile=settings.cert_file or None,
-                           keyfile=settings.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            raise MqttRefused(f"MQTT TLS set-up failed: {exc}") from None
-    if will is not None:
-        client.will_set(will[0], will[1], qos=1, retain=True)
-    client.max_inflight_messages_set(settings.inflight)
-    return client
-
-
-def connect_first(client: paho.Client, brokers: list[tuple[str, int]], keepalive: int) -> str:
-    """Connects `client` to the first of `brokers` that takes the connection and returns its address;
-    OSError naming why each failed when none does."""
-    reasons = []
-    for host, port in brokers:
-        try:
-            client.connect(host, port, keepalive)
-            return format_address(host, port)
-        except OSError as exc:
-            reasons.append(f"{format_address(host, port)}: {exc.strerror or exc}" if len(brokers) > 1
-                           else str(exc.strerror or exc))
-    raise OSError("; ".join(reasons))
 
 
 class MqttLink:
@@ -96,9 +55,9 @@ class MqttLink:
         self.stopping = threading.Event()
         self.first_outcome = threading.Event()
         self.fatal = ""
-        self.brokers = settings.brokers
-        self.current = 0                       # the broker tried now; a failure moves to the next
-        self.failures = 0                      # attempts failed since the last session
+        self.rotation = BrokerRotation(settings.brokers)
+        self.attempt_over = False              # the broker tried now answered with a refusal
+        self.hurry = threading.Event()         # a drain waits: retry soon, not at the backoff's pace
         self.ever_connected = False
         self._wake_r, self._wake_w = os.pipe()
         self._wake_pending = False             # a byte is in the pipe, or about to be: no need for another
@@ -110,7 +69,7 @@ class MqttLink:
     @property
     def address(self) -> str:
         """The broker connected to, or tried now."""
-        return format_address(*self.brokers[self.current])
+        return self.rotation.address
 
     def wake(self) -> None:
         """From any thread: the network thread runs a round (and its owner's tick) now, not at its timeout."""
@@ -151,9 +110,11 @@ class MqttLink:
         return self.client.loop_misc() == paho.MQTT_ERR_SUCCESS
 
     def _refuse(self, message: str) -> None:
-        self.fatal = message
         log.error(message)
-        self.first_outcome.set()
+        self.attempt_over = True
+        if self.rotation.refused(message):  # every broker of the list: the configuration is wrong
+            self.fatal = message
+            self.first_outcome.set()
 
     def _on_log(self, client, userdata, level, message: str) -> None:
         # A broker that rejects the TLS session after the handshake (e.g. it requires a client
@@ -162,7 +123,7 @@ class MqttLink:
         if level == paho.MQTT_LOG_ERR and s.tls and not self.ever_connected and "ssl" in message.lower():
             hint = "" if s.cert_file else \
                 " (does the broker require a client certificate? --mqtt-cert-file and --mqtt-key-file)"
-            self._refuse(f"TLS with {s.address} failed: {message}{hint}")
+            self._refuse(f"TLS with {self.address} failed: {message}{hint}")
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -171,10 +132,10 @@ class MqttLink:
                 self._refuse(message)
             else:
                 log.error(message)
-                self.first_outcome.set()
+                self.attempt_over = True
             return
         self.fatal = ""
-        self.failures = 0
+        self.rotation.connected()
         self.connected.set()
         self.ever_connected = True
         # _on_log only matters before the first session; left set, paho would format a debug line
@@ -192,13 +153,13 @@ class MqttLink:
     def start(self, wait: bool = True) -> None:
         """Starts connecting; with `wait`, a refused connection raises MqttRefused here."""
         self.thread.start()
-        if wait:
-            self.first_outcome.wait(self.settings.connect_timeout)
+        if wait:  # a broker that takes the connection and never answers has connect_timeout
+            self.first_outcome.wait(self.settings.connect_timeout * len(self.rotation.brokers))
             if self.fatal:
                 self.stop()
                 raise MqttRefused(self.fatal)
             if not self.connected.is_set():
-                if len(self.brokers) == 1:
+                if len(self.rotation.brokers) == 1:
                     log.warning("MQTT broker %s not reachable yet; results are kept in the outbox", self.address)
                 else:
                     log.warning("none of the MQTT brokers %s is reachable yet; results are kept in the outbox",
@@ -206,27 +167,32 @@ class MqttLink:
 
     def _connect_once(self) -> bool:
         s = self.settings
-        host, port = self.brokers[self.current]
+        host, port = self.rotation.broker
+        self.attempt_over = False
         try:
             self.client.connect(host, port, s.keepalive)
             return True
-        except ssl.SSLError as exc:
-            self._refuse(f"TLS with {self.address} failed: {exc.reason or exc}")
-        except (OSError, paho.WebsocketConnectionError) as exc:
+        except (ConnectionResetError, ssl.SSLEOFError) as exc:
             hint = ""
-            if s.tls and not self.ever_connected and isinstance(exc, (ConnectionResetError, ssl.SSLEOFError)):
+            if s.tls and not self.ever_connected:
                 # A plain MQTT listener takes the TLS hello for a malformed packet and hangs up.
                 hint = f"; the TLS handshake was cut off: is port {port} a TLS listener?"
             log.warning("cannot reach MQTT broker %s (%s%s)", self.address, exc, hint)
-        if self.failures + 1 >= len(self.brokers):  # the first outcome is known once every broker was tried
-            self.first_outcome.set()
+        except ssl.SSLError as exc:
+            self._refuse(f"TLS with {self.address} failed: {exc.reason or exc}")
+        except (OSError, paho.WebsocketConnectionError) as exc:
+            log.warning("cannot reach MQTT broker %s (%s)", self.address, exc)
         return False
 
     def _await_connack(self) -> None:
-        deadline = time.monotonic() + self.settings.connect_timeout
-        while not (self.connected.is_set() or self.fatal or self.stopping.is_set()) and time.monotonic() < deadline:
+        timeout = self.settings.connect_timeout
+        deadline = time.monotonic() + timeout
+        while not (self.connected.is_set() or self.attempt_over or self.stopping.is_set()):
+            if time.monotonic() >= deadline:
+                log.warning("MQTT broker %s took the connection but did not answer in %g s", self.address, timeout)
+                return
             if not self._round(0.05):
-                break
+                return
 
     def _network(self) -> None:
         delay = self.settings.backoff_initial
@@ -235,13 +201,14 @@ class MqttLink:
                 if self._connect_once():
                     self._await_connack()
                 if not self.connected.is_set():
-                    self.failures += 1
-                    self.current = (self.current + 1) % len(self.brokers)
-                    if self.failures % len(self.brokers):  # another broker of the list is still untried
+                    if not self.rotation.failed():  # another broker of the list is still untried
                         continue
+                    self.first_outcome.set()
+                    if not self.rotation.round_refused:
+                        self.fatal = ""
                     if self.fatal:  # credentials or TLS: say so at every attempt, slowly
                         delay = self.settings.backoff_max
-                    self.stopping.wait(min(delay, self.settings.backoff_max) * random.uniform(0.5, 1.0))
+                    self._back_off(min(delay, self.settings.backoff_max) * random.uniform(0.5, 1.0))
                     delay = min(delay * 2, self.settings.backoff_max)
                     continue
                 delay = self.settings.backoff_initial
@@ -251,6 +218,16 @@ class MqttLink:
             self.handlers.goodbye(self.client)
             self.client.disconnect()
             self._round(0.1)
+
+    def _back_off(self, seconds: float) -> None:
+        if self.hurry.is_set():
+            self.stopping.wait(min(seconds, 0.5))
+        else:
+            self.hurry.wait(seconds)  # retry_soon() (or stop()) cuts it short
+
+    def retry_soon(self) -> None:
+        """From any thread: a drain is waiting, so reconnect attempts come every half second from now."""
+        self.hurry.set()
 
     def wait_published(self, info: paho.MQTTMessageInfo, seconds: float) -> None:
         """On the network thread only: runs paho until `info` is acknowledged or `seconds` pass."""
@@ -265,6 +242,7 @@ class MqttLink:
         if self._closed:
             return
         self.stopping.set()
+        self.hurry.set()  # out of a backoff wait
         self._wake_pending = False  # this byte must go: the thread has to see `stopping` now
         self.wake()
         if self.thread.is_alive():

@@ -4,37 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-def parse_brokers(hosts: str, default_port: int) -> list[tuple[str, int]]:
-    """`a, b:1884, [::1]:1885` -> [(a, default_port), (b, 1884), (::1, 1885)]; ValueError says what is wrong."""
-    brokers = []
-    for entry in (part.strip() for part in hosts.split(",")):
-        if not entry:
-            raise ValueError("an empty broker address between commas")
-        host, port = entry, default_port
-        if any(c.isspace() or c in "/@" for c in entry):
-            raise ValueError(f"{entry!r} is not a broker address (host or host:port)")
-        if entry.startswith("["):  # [IPv6]:port
-            host, _, rest = entry[1:].partition("]")
-            if rest:
-                port = _port(rest.removeprefix(":"), entry) if rest.startswith(":") else _port("", entry)
-        elif entry.count(":") == 1:
-            host, text = entry.split(":")
-            port = _port(text, entry)
-        if not host:
-            raise ValueError(f"{entry!r} is not a broker address (host or host:port)")
-        brokers.append((host, port))
-    return brokers
-
-
-def format_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _port(text: str, entry: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise ValueError(f"{entry!r}: the port must be a number from 1 to 65535")
-    return int(text)
+from edge_service.mqtt.brokers import Broker, format_address, parse_brokers
 
 
 @dataclass
@@ -64,7 +34,7 @@ class MqttSettings:
         return self.protocol == "5"
 
     @property
-    def brokers(self) -> list[tuple[str, int]]:
+    def brokers(self) -> list[Broker]:
         return parse_brokers(self.host, self.port)
 
     @property

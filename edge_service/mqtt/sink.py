@@ -117,7 +117,7 @@ class MqttSink(Sink):
         self.images.close()
         self.writer.flush()
         # A link that had a session drains even if it is between sessions right now (a broker
-        # restarting, a cluster node failing over): the reconnect comes within the drain time.
+        # restarting, a cluster node failing over), retrying every half second meanwhile.
         # One that never connected stops at once: the broker is not there.
         if self.link.thread.is_alive() and self.link.ever_connected and not self.link.fatal:
             self.drain(self.settings.drain_seconds)
@@ -127,7 +127,10 @@ class MqttSink(Sink):
 
 
 def drain(pump: OutboxPump, link: MqttLink, timeout: float) -> bool:
+    """Until the outbox is empty and acknowledged (True), or `timeout`; a link between sessions
+    retries at once rather than at its backoff's pace."""
     deadline = time.monotonic() + timeout
+    link.retry_soon()
     while time.monotonic() < deadline:
         if pump.idle:
             return True

@@ -155,41 +155,6 @@ def test_a_service_stopped_while_its_broker_restarts_still_drains_its_outbox(bro
     subscriber.close()
 
 
-def test_a_device_given_two_brokers_moves_to_the_second_when_the_first_goes_and_loses_nothing(broker, tmp_path):
-    second = Mosquitto(tmp_path / "second").start()
-    try:
-        on_first = Subscriber(broker.port, f"unseen/{DEVICE}/result", "first-watcher")
-        on_second = Subscriber(second.port, f"unseen/{DEVICE}/result", "second-watcher")
-        process = serve(broker.port, tmp_path, "--loop", "--backend", "numpy", "--max-fps", "50",
-                        "--jsonl", str(tmp_path / "made.jsonl"), "--mqtt-host",
-                        f"127.0.0.1:{broker.port},127.0.0.1:{second.port}", "--status-every", "0.5")
-        assert on_first.wait(lambda: len(on_first.unique_result_ids()) >= 10)
-        assert not on_second.results()  # the first of the list while it is there
-        broker.stop()
-        assert on_second.wait(lambda: len(on_second.unique_result_ids()) >= 10), "no results on the second broker"
-        status = read_retained(second.port, f"unseen/{DEVICE}/status")
-        assert status["mqtt"]["broker"] == f"127.0.0.1:{second.port}"
-        process.send_signal(signal.SIGTERM)
-        finish(process)
-        made = {json.loads(line)["id"] for line in (tmp_path / "made.jsonl").read_text().splitlines()}
-        arrived = on_first.unique_result_ids() | on_second.unique_result_ids()
-        assert on_second.wait(lambda: made <= on_second.unique_result_ids() | on_first.unique_result_ids(), 30), \
-            f"{len(made - arrived)} of {len(made)} results reached neither broker"
-        on_first.close()
-        on_second.close()
-    finally:
-        second.stop()
-
-
-def test_an_unreachable_first_broker_is_passed_over_at_start(broker, tmp_path):
-    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/result", "list-watcher")
-    err = finish(serve(broker.port, tmp_path, "--frames", "5", "--backend", "numpy",
-                       "--mqtt-host", f"127.0.0.1:1,127.0.0.1:{broker.port}"))
-    assert subscriber.wait(lambda: len(subscriber.unique_result_ids()) == 5)
-    assert "not reachable yet" not in err and "none of the MQTT brokers" not in err
-    subscriber.close()
-
-
 def test_tls_with_generated_certificates(tmp_path):
     certs = make_certificates(tmp_path / "certs")
     server = Mosquitto(tmp_path / "tls-broker", tls=certs).start()

@@ -184,6 +184,16 @@ def test_a_limit_that_leaves_too_few_of_a_class_is_refused_before_training():
     assert len(load_dataset("digits", limit=200).y_train) > 100
 
 
+def test_a_limit_on_a_dataset_with_its_own_test_files_checks_both_parts(tmp_path):
+    rng = np.random.default_rng(0)
+    for prefix in ("train", "t10k"):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (1000, 8, 8)))
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", np.arange(1000) // 100)  # test files in class order
+    with pytest.raises(DatasetError, match=r"fewer than 5 images \(12 images kept by --limit 12\)"):
+        load_dataset(str(tmp_path), limit=12)
+    assert len(load_dataset(str(tmp_path), limit=500).y_test) == 500
+
+
 def test_train_without_tensorflow_says_which_extra_to_install(tmp_path):
     import importlib.util
     from click.testing import CliRunner
