@@ -14,6 +14,7 @@ from edge_service.expose.flatbuf import read_model, write_model
 from edge_service.expose.graph_manifest import Preprocessing, build_manifest, read_labels
 from edge_service.expose.rewrite import expose_outputs
 from edge_service.manifest import MANIFEST_FILE, MODEL_FILE, Manifest, load_artefact, sha256_of
+from edge_service.manifest_checks import manifest_problem
 
 
 @dataclass
@@ -135,6 +136,9 @@ def expose_model(source: Path, output: Path, name: str | None = None, labels: Pa
                "skipped": exposure.skipped}
     manifest = build_manifest(model, exposure, exposed_bytes, _name(source, name, previous), labels,
                               preprocessing or Preprocessing(), exposed, previous, label_list)
+    problem = manifest_problem(manifest.to_json())
+    if problem:  # never leave a folder that no command can open
+        raise ExposeError(f"this model's layers do not fit a manifest: {problem}")
     _write(folder, exposed_bytes, manifest)
     return ExposeReport(folder, manifest, len(exposure.outputs) - len(exposure.original), states)
 

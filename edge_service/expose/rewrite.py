@@ -63,8 +63,13 @@ def expose_outputs(model, original: list[int] | None = None, only: list[str] | N
         if not 0 <= t < n:
             raise ExposeError(f"corrupt model: output tensor {t} out of range")
     ops, op_index, candidates, skipped = {}, {}, [], []
+    shape_math: set[int] = set()
     for position, op in enumerate(sub.operators or []):
         name = op_name(model, op.opcodeIndex)
+        computed = [t for t in op.inputs or [] if t in ops]  # inputs other ops wrote (not weights, not the image)
+        # SHAPE, and what is computed from shapes alone (a dynamic batch's STRIDED_SLICE and PACK),
+        # are sizes the graph works out for itself, not feature maps.
+        sizes = name == "SHAPE" or bool(computed) and all(t in shape_math for t in computed)
         for t in op.outputs or []:
             if t < 0:
                 continue
@@ -72,8 +77,12 @@ def expose_outputs(model, original: list[int] | None = None, only: list[str] | N
                 raise ExposeError(f"corrupt model: operator {position} ({name}) writes tensor {t} of {n}")
             ops[t], op_index[t] = name, position
             kind = types.get(tensors[t].type, "?")
+            if sizes:
+                shape_math.add(t)
             if kind not in VIEWABLE:
                 skipped.append(f"{text(tensors[t].name)} ({name}): a {kind} tensor holds no values to show")
+            elif sizes and t not in original:
+                skipped.append(f"{text(tensors[t].name)} ({name}): shape arithmetic, not a feature map")
             elif t not in original and t not in candidates:
                 candidates.append(t)
     labelled = original + candidates

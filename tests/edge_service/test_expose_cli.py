@@ -165,3 +165,18 @@ def test_the_preprocessor_applies_mean_scale_and_bgr(mobilenet, tmp_path):
     assert x[0, 0, 0, 0] == np.clip(round(-0.9 / scale) + zero, -128, 127)
     assert x[0, 0, 0, 2] == 127
     assert pre.picture(x)[0, 0, 2] == 10  # the picture undoes the mapping, in RGB
+
+
+def test_a_dynamic_batch_model_shows_its_layers_not_its_shape_arithmetic(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    from edge_service.backends.select import select_backend
+    from tests.edge_service.third_party import dynamic_batch_model
+    (tmp_path / "dyn.tflite").write_bytes(dynamic_batch_model())
+    _cli("expose", tmp_path / "dyn.tflite", "-o", tmp_path / "dyn")
+    artefact = load_artefact(tmp_path / "dyn")
+    ops = {layer.op for layer in artefact.manifest.layers}
+    assert {"CONV_2D", "RESHAPE", "FULLY_CONNECTED"} <= ops and not ops & {"SHAPE", "STRIDED_SLICE", "PACK"}
+    assert any("shape arithmetic" in line for line in artefact.manifest.exposed["skipped"])
+    backend, _ = select_backend(artefact, "litert")
+    inference = backend.infer(np.zeros(artefact.manifest.input["shape"], np.int8))
+    assert set(inference.outputs) == {layer.name for layer in artefact.manifest.layers}

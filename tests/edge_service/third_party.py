@@ -68,6 +68,18 @@ def float_model() -> bytes:
     return convert(keras.Model(inputs, outputs), None)
 
 
+def dynamic_batch_model() -> bytes:
+    """A small int8 CNN saved with batch None: its Flatten works out the batch at run time
+    (SHAPE, STRIDED_SLICE, PACK feed the RESHAPE)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="features")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax", name="scores")(keras.layers.Flatten()(x))
+    return convert(keras.Model(inputs, outputs), np.random.default_rng(0).random((20, 8, 8, 3), dtype=np.float32))
+
+
 def log_softmax_model() -> bytes:
     """int8, with an op the numpy kernels lack (LOG_SOFTMAX) after layers they have."""
     import keras
