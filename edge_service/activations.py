@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from edge_service.backends.numpy_backend import NumpyBackend
 from edge_service.errors import EdgeError
 from edge_service.manifest import ModelArtefact, read_checked
-from edge_service.numpy_interpreter import NumpyInterpreter
 from edge_service.unit_pictures import layer_with_colour_bar
 from edge_service.preprocess import Preprocessor
 
@@ -27,9 +27,10 @@ def spatial_layers(artefact: ModelArtefact) -> list:
 
 def int8_maps(artefact: ModelArtefact, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(the int8 model input, {layer: real-valued (H, W, C) map}) for one grey uint8 image."""
+    backend = NumpyBackend(artefact)  # checks the manifest against the model first
     rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
     x = Preprocessor(artefact.manifest)(rgb)
-    outputs = NumpyInterpreter(artefact.model_bytes).run(x)
+    outputs = backend.infer(x).outputs
     maps = {}
     for layer in spatial_layers(artefact):
         q = outputs[layer.name][0]

@@ -48,12 +48,22 @@ def manifest_problem(data: dict) -> str | None:
     labels = data["labels"]
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
         return "'labels' must be a list of strings"
+    if not labels:
+        return "'labels' is empty: give one name per class (numbers will do)"
     if not isinstance(data["model_sha256"], str) or not SHA256.fullmatch(data["model_sha256"]):
         return "'model_sha256' must be 64 lowercase hex digits"
     if "model_file" in data and not _file_name(data["model_file"]):
         return "'model_file' must be a file name beside the manifest, not a path"
     return _input_problem(data["input"]) or _preprocessing_problem(data["preprocessing"]) \
+        or _size_problem(data["input"]["shape"], data["preprocessing"]["size"]) \
         or _layers_problem(data["layers"]) or _files_problem(data)
+
+
+def _size_problem(shape: list[int], size: list[int]) -> str | None:
+    """The frame is resized to `size` and fed as the input: one image, (1, height, width, channels)."""
+    if len(shape) != 4 or shape[0] != 1 or list(shape[1:3]) != list(size):
+        return f"input 'shape' {shape} does not hold one {size[0]}x{size[1]} image (preprocessing 'size' {size})"
+    return None
 
 
 def _input_problem(value) -> str | None:
@@ -95,6 +105,8 @@ def _layers_problem(value) -> str | None:
         name = layer.get("name")
         if not isinstance(name, str) or not name:
             return f"layer {i} needs a 'name' string"
+        if any(c in "/+#" or not c.isprintable() for c in name):
+            return f"layer {name!r}: a name goes into MQTT topics, so no '/', '+', '#' or control characters"
         if not _shape(layer.get("shape")):
             return f"layer {name!r}: 'shape' must be a list of positive whole numbers"
         if not _is_number(layer.get("scale")) or layer["scale"] < 0:

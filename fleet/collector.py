@@ -83,7 +83,11 @@ class Collector:
         try:
             self.source.start(self)
             while not self.stop.is_set():
-                if count and self.totals.stored >= count or deadline and time.monotonic() > deadline:
+                if count and self.totals.stored >= count:
+                    break
+                if deadline and time.monotonic() > deadline:
+                    if self.source.unreached():  # a bounded run that never got a word is a failure
+                        raise FleetError(f"never reached {self.source.unreached()} in {timeout:g} s")
                     break
                 self.source.raise_if_failed()
                 batch = self._take()

@@ -107,7 +107,7 @@ class MqttSource:
             kwargs = {"clean_start": not self.persistent, "properties": props}
         try:
             self.client.connect_async(self.o.host, self.o.port, self.o.keepalive, **kwargs)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, UnicodeError) as exc:
             raise SourceError(f"cannot reach MQTT broker {self.o.host}:{self.o.port} ({exc})") from None
         self.client.loop_start()
 
@@ -119,6 +119,10 @@ class MqttSource:
     def raise_if_failed(self) -> None:
         if self.failure:
             raise SourceError(self.failure)
+
+    def unreached(self) -> str:
+        """The broker, if no session was ever made with it; else ""."""
+        return "" if self.generation else f"MQTT broker {self.o.host}:{self.o.port}"
 
     def release(self, tokens: list) -> None:
         """Nothing to send: the broker redelivers what was not acknowledged when the session resumes."""

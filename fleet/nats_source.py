@@ -74,6 +74,9 @@ class NatsSource:
         if self.failure:
             raise SourceError(self.failure)
 
+    def unreached(self) -> str:
+        return ""  # start() fails unless connected
+
     def pause(self) -> None:
         self.paused.set()
 

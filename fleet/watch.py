@@ -14,6 +14,7 @@ from collections import deque
 from pathlib import Path
 
 from edge_service.mqtt.layer_images import png_identity
+from edge_service.mqtt.brokers import format_address
 from edge_service.mqtt.client import connect_first, make_client
 from edge_service.mqtt.settings import MqttSettings
 from edge_service.pictures import html_page
@@ -58,10 +59,25 @@ class Watcher:
         self.pending_subscriptions: set[int] = set()
         if save:
             (save / "layers").mkdir(parents=True, exist_ok=True)
+        self._connect(settings.brokers)
+
+    def _connect(self, brokers) -> None:
         try:
-            self.address = connect_first(self.client, settings.brokers, settings.keepalive)
+            self.address = connect_first(self.client, brokers, self.settings.keepalive)
         except OSError as exc:
-            raise FleetError(f"cannot reach MQTT broker {settings.address} ({exc})") from None
+            raise FleetError(f"cannot reach MQTT broker {self.settings.address} ({exc})") from None
+        self.answer_by = time.monotonic() + self.settings.connect_timeout
+
+    def _next_broker(self) -> None:
+        """The broker took the connection and has not answered: the others of the list, in turn."""
+        brokers = self.settings.brokers
+        names = [format_address(*b) for b in brokers]
+        after = names.index(self.address) + 1 if self.address in names else 0
+        log.warning("MQTT broker %s took the connection but did not answer in %g s; trying the next",
+                    self.address, self.settings.connect_timeout)
+        self.client.loop_stop()
+        self._connect(brokers[after:] + brokers[:after])
+        self.client.loop_start()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -133,6 +149,8 @@ class Watcher:
             while not (count and self.results >= count) and not (deadline and time.monotonic() > deadline):
                 if self.refused:
                     raise FleetError(f"the broker refused the connection: {self.refused}")
+                if not self.connected and len(self.settings.brokers) > 1 and time.monotonic() > self.answer_by:
+                    self._next_broker()
                 time.sleep(0.05)
             if count and self.results >= count:
                 time.sleep(linger)

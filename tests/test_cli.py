@@ -24,6 +24,9 @@ def test_help_does_not_import_tensorflow():
     (["train", "--dataset", "/no/such/data"], "nor an existing path"),
     (["collect", "--nats", "nats://127.0.0.1:4222,garbage"], "'garbage': write nats://host:port"),
     (["collect", "--prefix", "site/#"], "'site/#' must not contain the MQTT wildcards"),
+    (["collect", "--mqtt-host", "n1,n2"], "a collector reads from one broker"),
+    (["collect", "--mqtt-host", "a..b"], "'a..b' is not a host name"),
+    (["serve", "--mqtt-host", "a..b,127.0.0.1"], "'a..b' is not a host name"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message):
     if args[0] == "train":
@@ -100,3 +103,15 @@ def test_verify_refuses_a_corrupt_model(tmp_path):
     (tmp_path / "bad.tflite").write_bytes(b"\x00" * 64)
     result = CliRunner().invoke(main, ["verify", "--model", str(tmp_path / "bad.tflite")])
     assert result.exit_code == 2 and "TFL3" in result.output
+
+
+def test_a_bounded_collect_that_never_reached_its_broker_fails(tmp_path):
+    import socket
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    result = CliRunner().invoke(main, ["collect", "--db", str(tmp_path / "r.sqlite"),
+                                       "--mqtt-host", f"127.0.0.1:{port}", "--timeout", "1.5"])
+    assert result.exit_code == 2
+    assert f"error: never reached MQTT broker 127.0.0.1:{port} in 1.5 s" in result.output

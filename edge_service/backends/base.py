@@ -30,9 +30,13 @@ class Backend:
         self.in_output_order = sorted(artefact.manifest.layers, key=lambda layer: layer.output_index)
         self.layer_names = [layer.name for layer in self.in_output_order]
 
-    def check_outputs(self, shapes: list[list[int]]) -> None:
-        """The model's outputs, in order, are the manifest's layers: a hand-edited `output_index` or
-        shape would otherwise hand one layer's numbers to another without a word."""
+    def check_model(self, input_shape, shapes: list) -> None:
+        """The model's input is the manifest's, and its outputs, in order, are the manifest's layers:
+        a hand-edited shape or `output_index` would otherwise fail in every frame, or hand one
+        layer's numbers to another without a word."""
+        expected, actual = list(self.artefact.manifest.input["shape"]), [int(n) for n in input_shape]
+        if expected != actual:
+            raise ModelError(f"the manifest's input is {expected}, the model's {actual}")
         layers = self.in_output_order
         if len(shapes) != len(layers):
             raise ModelError(f"the model has {len(shapes)} outputs, its manifest {len(layers)} layers")

@@ -66,9 +66,10 @@ class LiteRTBackend(Backend):
         except (ValueError, RuntimeError, SystemError) as exc:
             # SystemError is what a runtime built for another numpy raises.
             raise BackendUnavailable(f"{self.name} {self.version} could not load the model: {exc}") from None
-        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        given = self.interpreter.get_input_details()[0]
+        self.input_index = given["index"]
         details = self.interpreter.get_output_details()
-        self.check_outputs([list(d["shape"]) for d in details])
+        self.check_model(given["shape"], [d["shape"] for d in details])
         self.output_indices = [d["index"] for d in details]
 
     def infer(self, x: np.ndarray) -> Inference:

@@ -27,6 +27,10 @@ def _parse(entry: str, default_port: int) -> Broker:
     host, colon, port = entry.partition(":")
     if not host:
         raise ValueError(f"{entry!r} is not a broker address (host or host:port)")
+    try:
+        host.encode("idna")  # what the resolver will do with it: empty or over-long labels fail here
+    except UnicodeError:
+        raise ValueError(f"{entry!r}: {host!r} is not a host name") from None
     return host, _port(port, entry) if colon else default_port
 
 

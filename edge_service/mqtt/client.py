@@ -48,7 +48,7 @@ def connect_first(client: paho.Client, brokers: list[Broker], keepalive: int) ->
         try:
             client.connect(host, port, keepalive)
             return format_address(host, port)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
             reasons.append(f"{format_address(host, port)}: {exc.strerror or exc}" if len(brokers) > 1
                            else str(exc.strerror or exc))
     raise OSError("; ".join(reasons))

@@ -147,7 +147,7 @@ class MqttLink:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self.connected.is_set() and not self.stopping.is_set():
-            log.warning("disconnected from the broker (%s); results wait in the outbox", reason_code)
+            log.warning("disconnected from %s (%s); results wait in the outbox", self.address, reason_code)
         self.connected.clear()
 
     def start(self, wait: bool = True) -> None:
@@ -180,7 +180,7 @@ class MqttLink:
             log.warning("cannot reach MQTT broker %s (%s%s)", self.address, exc, hint)
         except ssl.SSLError as exc:
             self._refuse(f"TLS with {self.address} failed: {exc.reason or exc}")
-        except (OSError, paho.WebsocketConnectionError) as exc:
+        except (OSError, UnicodeError, paho.WebsocketConnectionError) as exc:  # UnicodeError: a bad name
             log.warning("cannot reach MQTT broker %s (%s)", self.address, exc)
         return False
 

@@ -10,6 +10,7 @@ it had). Duplicates are possible (subscribers drop them by id), losses are not.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ from paho.mqtt.properties import Properties
 
 from edge_service.mqtt.outbox import Message, Outbox
 
+log = logging.getLogger("unseen.mqtt")
 MEMORY = 4096  # committed messages kept for sending; beyond that the pump reads them back from the outbox
 
 
@@ -36,6 +38,7 @@ class OutboxPump:
         self.last_handed = 0                            # rows up to here are with paho
         self.pubacks: collections.deque[int] = collections.deque()
         self.acked = 0
+        self.dropped = 0                                # messages paho will never send
 
     def restart(self, client: paho.Client) -> None:
         """A new session: forget what paho holds and resend from the oldest unacknowledged row."""
@@ -103,7 +106,17 @@ class OutboxPump:
             if not batch:
                 return
             for message in batch:
-                if not self._send(message):
+                try:
+                    sent = self._send(message)
+                except ValueError as exc:
+                    # A topic or payload paho will never send (a layer name with a wildcard, from a
+                    # manifest older than the check): dropped, or it would block the outbox for good.
+                    log.error("dropped message %s on %r: %s", message.msg_id, message.topic, exc)
+                    self.dropped += 1
+                    self.last_handed = message.rowid
+                    self.forget([message.rowid])
+                    continue
+                if not sent:
                     self.from_outbox = True  # paho refused (disconnecting): read it back next time
                     return
                 room -= 1

@@ -140,9 +140,10 @@ def drain(pump: OutboxPump, link: MqttLink, timeout: float) -> bool:
     return pump.outbox.count == 0
 
 
-def flush_outbox(settings: MqttSettings, outbox: Outbox, device_id: str, timeout: float) -> int:
+def flush_outbox(settings: MqttSettings, outbox: Outbox, device_id: str, timeout: float) -> tuple[int, int]:
     """Sends what waits in `outbox` with a client id of its own and no will or status, so a running
-    service keeps its session and its retained status; returns how many messages are left.
+    service keeps its session and its retained status; returns how many messages are left, and how
+    many were dropped as unsendable.
     `timeout` is for the whole flush, reaching the broker included."""
     deadline = time.monotonic() + timeout
     pump = OutboxPump(outbox, settings.inflight, settings.v5)
@@ -153,4 +154,4 @@ def flush_outbox(settings: MqttSettings, outbox: Outbox, device_id: str, timeout
         drain(pump, link, max(0.0, deadline - time.monotonic()))
     finally:
         link.stop()
-    return outbox.count
+    return outbox.count, pump.dropped

@@ -54,6 +54,11 @@ MISTAKES = {
     "an output index past the end": (_set("layers.2.output_index", 99), "'output_index' values must be 0 to 7"),
     "two layers at one output": (_set("layers.2.output_index", 1), "'output_index' values must be 0 to 7"),
     "two layers named alike": (_set("layers.2.name", "conv1"), "two layers have the same 'name'"),
+    "an input that is not the preprocessed frame": (_set("input.shape", [1, 32, 32, 1]),
+                                                     "input 'shape' [1, 32, 32, 1] does not hold one 28x28 image"),
+    "a layer name with a wildcard": (_set("layers.2.name", "pool+1"), "a name goes into MQTT topics"),
+    "a layer name with a slash": (_set("layers.2.name", "pool/1"), "a name goes into MQTT topics"),
+    "no labels": (_set("labels", []), "'labels' is empty"),
     "a model file elsewhere": (_set("model_file", "/etc/hostname"), "'model_file' must be a file name"),
     "a conversion model up the tree": (_set("conversion_model.file", "../../../etc/passwd"),
                                        "'conversion_model' must name a file beside the manifest"),
@@ -98,11 +103,18 @@ def _edit_shape(data: dict) -> None:
     data["layers"][3]["shape"] = [1, 12, 12, 64]
 
 
+def _edit_input(data: dict) -> None:
+    """Consistent within the manifest (the frame resized to 32x32), so only the model can tell."""
+    data["input"]["shape"], data["preprocessing"]["size"] = [1, 32, 32, 1], [32, 32]
+
+
 @pytest.mark.parametrize("backend", ["numpy", "litert"])
 @pytest.mark.parametrize("edit, words", [(_swap_outputs, "manifest layer 'pool1' (output 1) is [1, 13, 13, 64], "
                                                           "the model's output 1 is [1, 26, 26, 64]"),
-                                         (_edit_shape, "manifest layer 'conv2' (output 3) is [1, 12, 12, 64]")],
-                         ids=["two outputs swapped", "a shape edited"])
+                                         (_edit_shape, "manifest layer 'conv2' (output 3) is [1, 12, 12, 64]"),
+                                         (_edit_input, "the manifest's input is [1, 32, 32, 1], the model's "
+                                                       "[1, 28, 28, 1]")],
+                         ids=["two outputs swapped", "a shape edited", "the input edited"])
 def test_a_manifest_that_disagrees_with_its_model_is_refused_when_the_backend_opens(tmp_path, shipped, backend,
                                                                                    edit, words):
     if backend == "litert":

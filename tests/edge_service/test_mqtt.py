@@ -480,3 +480,24 @@ def test_outbox_flush_to_a_broker_that_never_answers_keeps_to_its_timeout(tmp_pa
     assert flushed.exit_code == 1 and "sent 0 of 3 messages; 3 still waiting" in flushed.output, flushed.output
     assert took < 3.5, f"a 2 s flush took {took:.1f} s"
     assert len(_outbox_ids(tmp_path / "held")) == 3  # nothing lost
+
+
+def test_a_message_on_a_topic_no_broker_takes_is_dropped_not_left_blocking_the_outbox(broker, tmp_path):
+    """Such a topic came from a manifest whose layer name held a wildcard, before names were checked."""
+    from click.testing import CliRunner
+
+    from edge_service.mqtt.outbox import Outbox
+    from unseen.cli import main
+    subscriber = Subscriber(broker.port, f"unseen/{DEVICE}/#", "poison-watcher")
+    box = Outbox(tmp_path / "held")
+    box.put(f"unseen/{DEVICE}/layers/pool+1", b"png", "layer", "bad")
+    for i in range(2):
+        box.put(f"unseen/{DEVICE}/result", json.dumps({"id": f"good-{i}"}).encode(), "result", f"good-{i}")
+    box.close()
+    flushed = CliRunner().invoke(main, ["outbox", "flush", "--outbox-dir", str(tmp_path / "held"), "--mqtt-host",
+                                        "127.0.0.1", "--mqtt-port", str(broker.port), "--timeout", "20"])
+    assert flushed.exit_code == 0, flushed.output
+    assert "sent 2 of 3 messages; 1 dropped: topics no broker takes" in flushed.output
+    assert subscriber.wait(lambda: subscriber.unique_result_ids() == {"good-0", "good-1"})
+    assert not _outbox_ids(tmp_path / "held")
+    subscriber.close()

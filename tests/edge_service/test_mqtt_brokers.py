@@ -33,6 +33,8 @@ def test_a_list_of_hosts_with_or_without_ports(text, brokers):
     ("user@a", "is not a broker address"),
     ("a b", "is not a broker address"),
     (":1883", "is not a broker address"),
+    ("a..b,c", "'a..b' is not a host name"),
+    ("x" * 300, "is not a host name"),
 ])
 def test_a_malformed_list_says_which_entry_and_why(text, words):
     with pytest.raises(ValueError) as refused:

@@ -126,3 +126,14 @@ def test_a_drain_cuts_a_long_backoff_short():
         assert attempts.acquire(timeout=1.5), "and keep the attempts at most half a second apart"
     finally:
         link.stop()
+
+
+def test_watch_passes_over_a_broker_that_never_answers(broker, silent):
+    import subprocess
+    import sys
+    watch = subprocess.run([sys.executable, "-m", "unseen.cli", "watch", "--mqtt-host",
+                            f"127.0.0.1:{silent},127.0.0.1:{broker.port}", "--mqtt-connect-timeout", "1",
+                            "--timeout", "4"], capture_output=True, text=True, timeout=60)
+    assert watch.returncode == 0, watch.stderr
+    assert f"127.0.0.1:{silent} took the connection but did not answer in 1 s" in watch.stderr
+    assert f"on 127.0.0.1:{broker.port}" in watch.stdout + watch.stderr

@@ -23,6 +23,21 @@ def _nats_servers(ctx, param, value: str) -> str:
     return value
 
 
+def _one_broker(ctx, param, value: str) -> str:
+    """A host, or host:port (which sets --mqtt-port too): a collector reads from one broker."""
+    from edge_service.mqtt.brokers import parse_brokers
+    try:
+        brokers = parse_brokers(value, 0)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if len(brokers) != 1:
+        raise click.BadParameter("a collector reads from one broker (a list is for devices; with NATS, --nats)")
+    host, port = brokers[0]
+    if port:
+        ctx.meta["mqtt_port_from_host"] = port
+    return host
+
+
 def _topic_prefix(ctx, param, value: str) -> str:
     from edge_service.config.options import no_topic_wildcards
     complaint = no_topic_wildcards(value)
@@ -45,7 +60,8 @@ def _images_dir(db: str, images: Path | None, layers: bool) -> Path | None:
 @click.option("--db", default="results.sqlite", show_default=True,
               help="a SQLite file, or postgresql://user@host/db")
 @click.option("--db-max-mb", type=FiniteFloat(0), default=0, help="SQLite: bound the file (0: no bound)")
-@click.option("--mqtt-host", default="127.0.0.1", show_default=True)
+@click.option("--mqtt-host", default="127.0.0.1", show_default=True, callback=_one_broker,
+              help="the broker, as host or host:port")
 @click.option("--mqtt-port", type=click.IntRange(1, 65535), default=1883, show_default=True)
 @click.option("--mqtt-username", default="")
 @click.option("--mqtt-password", default="")
@@ -82,6 +98,7 @@ def collect(ctx, db, db_max_mb, mqtt_host, mqtt_port, mqtt_username, mqtt_passwo
     ctx.obj = {"db": db}
     if ctx.invoked_subcommand is not None:
         return
+    mqtt_port = ctx.meta.get("mqtt_port_from_host", mqtt_port)
     import logging
     import signal
 
@@ -96,7 +113,7 @@ def collect(ctx, db, db_max_mb, mqtt_host, mqtt_port, mqtt_username, mqtt_passwo
         from fleet.nats_source import FIRST_CONNECT_SECONDS, NatsSource
         source = NatsSource(nats.split(","), prefix, durable, layers, batch,
                             bootstrap=(mqtt_host, mqtt_port) if ctx.get_parameter_source("mqtt_port").name
-                            != "DEFAULT" else None,
+                            != "DEFAULT" or "mqtt_port_from_host" in ctx.meta else None,
                             connect_seconds=min(FIRST_CONNECT_SECONDS, timeout) if timeout else FIRST_CONNECT_SECONDS)
     else:
         from fleet.mqtt_source import MqttOptions, MqttSource

@@ -13,7 +13,8 @@ from unseen.params import FiniteFloat, OutputDir, OutputFile
 # What a client of the broker needs, shared by serve, watch and the outbox commands.
 HTTP_KEYS = tuple(f"http.{k}" for k in ("listen", "token", "token_file", "cert", "key"))
 LINK_KEYS = tuple(f"mqtt.{k}" for k in ("host", "port", "protocol", "client_id", "keepalive", "username",
-                                         "password", "tls", "ca_file", "cert_file", "key_file", "prefix"))
+                                         "password", "tls", "ca_file", "cert_file", "key_file", "prefix",
+                                         "connect_timeout"))
 
 
 @click.group()
@@ -52,12 +53,15 @@ def outbox_flush(config_path, timeout, **options) -> None:
         if not config.mqtt.host:
             raise click.UsageError("no broker configured (mqtt.host / --mqtt-host)")
         waiting = box.count
-        # The whole flush has `timeout`: reaching the broker may not take longer than that either.
-        settings = dataclasses.replace(mqtt_settings(config), connect_timeout=min(config.mqtt.connect_timeout, timeout))
-        left = flush_outbox(settings, box, config.device_id, timeout)
+        # The whole flush has `timeout`: reaching the brokers (each in turn) may not take longer.
+        settings = mqtt_settings(config)
+        each = min(config.mqtt.connect_timeout, timeout / len(settings.brokers))
+        left, dropped = flush_outbox(dataclasses.replace(settings, connect_timeout=each), box, config.device_id,
+                                     timeout)
     finally:
         box.close()
-    click.echo(f"sent {waiting - left} of {waiting} messages" + (f"; {left} still waiting" if left else ""))
+    click.echo(f"sent {waiting - left - dropped} of {waiting} messages" + (f"; {left} still waiting" if left else "")
+               + (f"; {dropped} dropped: topics no broker takes (see the log)" if dropped else ""))
     if left:
         sys.exit(1)
 
