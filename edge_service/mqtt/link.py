@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 
 from edge_service.mqtt.brokers import BrokerRotation
-from edge_service.mqtt.client import REFUSALS, MqttRefused, connect_first, make_client
+from edge_service.mqtt.client import REFUSALS, MqttRefused, make_client
 from edge_service.mqtt.settings import MqttSettings
 
-__all__ = ["LinkHandlers", "MqttLink", "MqttRefused", "MqttSettings", "connect_first", "make_client"]
+__all__ = ["LinkHandlers", "MqttLink", "MqttRefused", "MqttSettings", "make_client"]
 
 log = logging.getLogger("unseen.mqtt")
 
@@ -56,7 +56,7 @@ class MqttLink:
         self.first_outcome = threading.Event()
         self.fatal = ""
         self.rotation = BrokerRotation(settings.brokers)
-        self.attempt_over = False              # the broker tried now answered with a refusal
+        self.attempt_over = False              # the broker tried now said no (a failed CONNACK, TLS)
         self.hurry = threading.Event()         # a drain waits: retry soon, not at the backoff's pace
         self.ever_connected = False
         self._wake_r, self._wake_w = os.pipe()

@@ -35,7 +35,8 @@ def _size(value: str | None) -> tuple[int, int] | None:
 @click.option("--input-size", default=None, help="HxW the images are resized to  [default: the dataset's own]")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="force grey or RGB")
 @click.option("--limit", type=click.IntRange(10), default=None,
-              help="use only this many images (of each of the train and test files, for a dataset that has both)")
+              help="use only this many images, drawn at random (of each of the train and test files, for a "
+                   "dataset that has both); every class must keep at least 5")
 @click.option("--conversion", default="pca", show_default=True,
               help="pca, whiten, ica, nmf, identity, luma, sobel, edges, or a matrix .json/.csv")
 @click.option("--components", type=click.IntRange(1, 64), default=8, show_default=True)
