@@ -13,7 +13,7 @@ from edge_service.kernels import (  # noqa: F401,E402  (imported for their @regi
     activations, add, average_pool_2d, batch_matmul, concatenation, conv_2d, depthwise_conv_2d,
     dequantize, expand_dims, fully_connected, gather, hard_swish, leaky_relu, logistic, max_pool_2d,
     maximum, mean, minimum, mul, pack, pad, prelu, quantize, reshape, resize_bilinear,
-    resize_nearest_neighbor, slice, softmax, split, split_v, squeeze, strided_slice, sub, tanh,
+    resize_nearest_neighbor, shape, slice, softmax, split, split_v, squeeze, strided_slice, sub, tanh,
     transpose, transpose_conv, unpack,
 )
 

@@ -139,6 +139,20 @@ def test_split_split_v_pack_unpack():
     assert np.array_equal(packed, np.stack([X[0], X[1]], axis=1))
 
 
+def test_shape_then_strided_slice_and_pack_give_a_dynamic_batch_flatten_its_size():
+    """What a Keras Flatten under batch None computes: [batch, -1] from the input's shape."""
+    def ints(shape, data=None) -> T:
+        return T(shape, None, 0, "int32", data)
+    (shape,) = _moved("SHAPE", [], [ints((3,))])
+    assert shape.dtype == np.int32 and shape.tolist() == [2, 3, 4]
+    (batch,) = run_op("STRIDED_SLICE", shape, [ints((3,)), const([0]), const([1]), const([1])], [ints(())],
+                      shrink_axis_mask=1)
+    (size,) = run_op("PACK", batch, [ints(()), const(-1)], [ints((2,))], values_count=2)
+    assert size.tolist() == [2, -1]
+    with pytest.raises(ModelError, match=r"output shape \[2\] is not \[3\]"):
+        _moved("SHAPE", [], [ints((2,))])
+
+
 def test_squeeze_expand_dims_gather():
     (out,) = run_op("SQUEEZE", X[:1, :1], [T((1, 1, 4))], [T((4,))])
     assert out.tolist() == X[0, 0].tolist()
