@@ -178,10 +178,12 @@ def test_a_five_image_dataset_is_too_small_to_train_validate_and_test(tmp_path):
         load_dataset(str(tmp_path))
 
 
-def test_a_limit_that_leaves_too_few_of_a_class_is_refused_before_training():
+def test_a_limit_that_leaves_too_few_of_a_class_is_refused_before_training(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (400, 8, 8)), y=np.arange(400) % 10)
     with pytest.raises(DatasetError, match=r"fewer than 5 images \(10 images kept by --limit 10\)"):
-        load_dataset("digits", limit=10)
-    assert len(load_dataset("digits", limit=200).y_train) > 100
+        load_dataset(str(tmp_path / "d.npz"), limit=10)
+    assert len(load_dataset(str(tmp_path / "d.npz"), limit=200).y_train) > 100
 
 
 def test_a_limit_on_a_dataset_with_its_own_test_files_checks_both_parts(tmp_path):
