@@ -173,6 +173,24 @@ def transpose_convs() -> bytes:
     return g.build([x], outs)
 
 
+def dynamic_flatten() -> bytes:
+    """What a Keras Flatten saved with batch None computes: SHAPE, STRIDED_SLICE (shrink) and PACK
+    on int32 make [batch, -1], which RESHAPE takes as its (non-constant) new shape."""
+    g, x = _start()
+    shape = g.tensor("flatten/Shape", (4,), "int32")
+    g.op("SHAPE", [x], [shape], "ShapeOptions", outType=_INT32)
+    batch = g.tensor("flatten/strided_slice", (), "int32")
+    g.op("STRIDED_SLICE", [shape, g.constant("flatten/begin", [0]), g.constant("flatten/end", [1]),
+                           g.constant("flatten/strides", [1])], [batch], "StridedSliceOptions", shrinkAxisMask=1)
+    size = g.tensor("flatten/Reshape/shape", (2,), "int32")
+    g.op("PACK", [batch, g.constant("flatten/rest", -1)], [size], "PackOptions", valuesCount=2, axis=0)
+    flat = g.tensor("flatten", (1, 192), scale=0.05, zero_point=-3)
+    g.op("RESHAPE", [x, size], [flat])
+    return g.build([x], [shape, batch, size, flat])
+
+
+_INT32 = 2  # TensorType.INT32
+
 GRAPHS = {"graph_elementwise": elementwise, "graph_activations": activations, "graph_resizes": resizes,
           "graph_slicing": slicing, "graph_splitting": splitting, "graph_matmuls": matmuls,
-          "graph_transpose_convs": transpose_convs}
+          "graph_transpose_convs": transpose_convs, "graph_dynamic_flatten": dynamic_flatten}
