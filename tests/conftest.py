@@ -1,4 +1,4 @@
-"""Shared fixtures: a small model trained by the real training code, once per session."""
+"""Shared fixtures: a small model trained by the real training code, once per session; a mosquitto."""
 
 from __future__ import annotations
 
@@ -25,3 +25,12 @@ def small_model(tmp_path_factory) -> Path:
 def shipped_model() -> Path:
     from edge_service.manifest import default_model_dir
     return default_model_dir()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real mosquitto on a free loopback port, with persistence, for one test."""
+    from tests.edge_service.mqtt_helpers import Mosquitto
+    server = Mosquitto(tmp_path / "broker").start()
+    yield server
+    server.stop()

@@ -21,13 +21,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto
 DEVICE = "test-device"
 
 
-@pytest.fixture
-def broker(tmp_path):
-    server = Mosquitto(tmp_path / "broker").start()
-    yield server
-    server.stop()
-
-
 def serve(broker_port: int, tmp_path: Path, *args: str, outbox: str = "outbox") -> subprocess.Popen:
     cmd = [sys.executable, "-m", "unseen.cli", "serve", "--device-id", DEVICE, "--mqtt-host", "127.0.0.1",
            "--mqtt-port", str(broker_port), "--outbox-dir", str(tmp_path / outbox), "--mqtt-backoff-max", "1",

@@ -19,13 +19,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto
 
 
 @pytest.fixture
-def broker(tmp_path):
-    server = Mosquitto(tmp_path / "broker").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def silent():
     """A port that takes TCP connections and never says a word (a firewall, a wrong service)."""
     sock = socket.socket()

@@ -12,20 +12,13 @@ import pytest
 
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.edge_service.mqtt_helpers import MOSQUITTO, Mosquitto
+from tests.edge_service.mqtt_helpers import MOSQUITTO
 from tests.fleet.helpers import (Collector, finish, recorded_ids, report, serve, stored_count, stored_ids,
                                  wait_for)
 
 pytest.importorskip("nats", reason="the receiving side's extra is not installed (pip install 'unseen[fleet]')")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto is not installed")
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = Mosquitto(tmp_path / "broker").start()
-    yield server
-    server.stop()
 
 
 def exactly_once(db: str, expected: list[str]) -> None:
