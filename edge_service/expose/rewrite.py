@@ -64,12 +64,13 @@ def expose_outputs(model, original: list[int] | None = None, only: list[str] | N
             raise ExposeError(f"corrupt model: output tensor {t} out of range")
     ops, op_index, candidates, skipped = {}, {}, [], []
     shape_math: set[int] = set()
+    graph_inputs = set(sub.inputs or [])
     for position, op in enumerate(sub.operators or []):
         name = op_name(model, op.opcodeIndex)
-        computed = [t for t in op.inputs or [] if t in ops]  # inputs other ops wrote (not weights, not the image)
+        values = [t for t in op.inputs or [] if t in ops or t in graph_inputs]  # not weights or constants
         # SHAPE, and what is computed from shapes alone (a dynamic batch's STRIDED_SLICE and PACK),
         # are sizes the graph works out for itself, not feature maps.
-        sizes = name == "SHAPE" or bool(computed) and all(t in shape_math for t in computed)
+        sizes = name == "SHAPE" or bool(values) and all(t in shape_math for t in values)
         for t in op.outputs or []:
             if t < 0:
                 continue

@@ -142,3 +142,14 @@ def test_buffers_stay_aligned_for_microcontrollers(exposed):
             offset = buffer._tab.Vector(buffer._tab.Offset(4))
             assert offset % BUFFER_ALIGNMENT == 0, i
     assert len(model.buffers) == raw.BuffersLength()
+
+
+def test_a_reshape_by_a_computed_shape_is_a_layer_and_the_shape_arithmetic_is_not():
+    """The stored dynamic-batch Flatten graph: its RESHAPE reads the image and a size worked out
+    by SHAPE, STRIDED_SLICE and PACK; only the RESHAPE is a feature map."""
+    pytest.importorskip("ai_edge_litert")  # expose's schema module
+    from edge_service.expose.flatbuf import read_model
+    from edge_service.expose.rewrite import expose_outputs
+    exposure = expose_outputs(read_model(load_model("graph_dynamic_flatten")), original=[])
+    assert [exposure.ops[t] for t in exposure.outputs] == ["RESHAPE"]
+    assert [line.split(" (")[1].split(")")[0] for line in exposure.skipped] == ["SHAPE", "STRIDED_SLICE", "PACK"]
