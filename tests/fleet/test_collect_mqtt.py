@@ -60,8 +60,10 @@ def test_a_collector_killed_and_restarted_with_its_client_id_receives_what_was_q
     db = str(tmp_path / "results.sqlite")
     collector = Collector(db, "--mqtt-port", str(broker.port), "--client-id", "keeper")
     collector.wait_line("subscribed on")
-    device = serve(broker.port, tmp_path, "cam", "--frames", "600", "--loop", "--max-fps", "100")
-    assert wait_for(lambda: len(stored_ids(db)) > 100, 60)
+    # 12 s of frames: the collector dies early on, so most of them queue for it (a loaded machine
+    # that polls late still leaves hundreds).
+    device = serve(broker.port, tmp_path, "cam", "--frames", "600", "--loop", "--max-fps", "50")
+    assert wait_for(lambda: len(stored_ids(db)) > 20, 60)
     collector.kill()
     finish(device)  # every result reaches the broker while no collector is there
     queued = 600 - len(stored_ids(db))
