@@ -35,9 +35,9 @@ def test_shared_collectors_split_the_stream_and_one_killed_gets_its_queue_back(b
     first, second = Collector(db, *args, "--client-id", "c1"), Collector(db, *args, "--client-id", "c2")
     for c in (first, second):
         c.wait_line("subscribed on")
-    devices = [serve(broker.port, tmp_path, f"cam{i}", "--frames", "500", "--loop", "--max-fps", "60")
-               for i in (1, 2)]
-    assert wait_for(lambda: len(stored_ids(db)) > 200, 60)
+    devices = [serve(broker.port, tmp_path, f"cam{i}", "--frames", "500", "--loop", "--max-fps", "40")
+               for i in (1, 2)]  # 12 s of frames: room for the kill and the carry-on on a loaded machine
+    assert wait_for(lambda: len(stored_ids(db)) > 100, 60)
     first.kill()  # what it held unacknowledged, and what arrives for it meanwhile, waits in its session
     during = len(stored_ids(db))
     assert wait_for(lambda: len(stored_ids(db)) > during + 100, 30), "the other collector must carry on"
