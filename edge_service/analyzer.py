@@ -38,9 +38,12 @@ class BackendChoice:
         return backend, notes
 
 
+DEFAULT_TOP_K = 3  # or every label, for a model with fewer
+
+
 @dataclass
 class AnalysisSettings:
-    top_k: int = 3
+    top_k: int = 0      # 0: DEFAULT_TOP_K, or every label of a model with fewer
     channel_stats: bool = True
     conversion_max_pixels: int = 2_000_000   # the full-resolution conversion layers; 0: off
 
@@ -52,7 +55,8 @@ class FrameAnalyzer:
         self.choice = choice or BackendChoice()
         self.lock = threading.Lock()  # a model swap waits for the frame in progress
         self._install(artefact, backend, notes or [])
-        self.check_top_k(self.settings.top_k)
+        if self.settings.top_k:
+            self.check_top_k(self.settings.top_k)
 
     @classmethod
     def open(cls, model: Path, choice: BackendChoice, settings: AnalysisSettings | None = None) -> FrameAnalyzer:
@@ -129,7 +133,8 @@ class FrameAnalyzer:
             outputs[name] = q[0] if q.shape[0] == 1 else q
         stats = self._statistics(outputs, self.quantization)
         prediction = self.artefact.manifest.prediction
-        top = top_k(dequantize(outputs[prediction], self.layers[prediction]), self.labels, self.settings.top_k)
+        count = self.settings.top_k or min(DEFAULT_TOP_K, len(self.labels))
+        top = top_k(dequantize(outputs[prediction], self.layers[prediction]), self.labels, count)
         t3 = time.perf_counter()
         fullres = self._run_full_resolution(frame, stats)
         t4 = time.perf_counter()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from edge_service.errors import BundleError, ModelError
 from edge_service.manifest import MANIFEST_FILE, load_artefact
+from edge_service.manifest_checks import graph_problem
 from edge_service.tflite_graph import read_graph
 
 FORMAT = "unseen-bundle/1"
@@ -150,7 +151,10 @@ def install_bundle(bundle: Path, model_dir: Path, public_key: Path | None = None
             (staging / name).write_bytes(data)
         try:
             artefact = load_artefact(staging)  # the manifest's own hash check, on the staged copy
-            read_graph(artefact.model_bytes)   # a model that cannot be parsed must never become current
+            # A model that cannot be parsed, or that its manifest misdescribes, must never become current.
+            problem = graph_problem(artefact.manifest, read_graph(artefact.model_bytes))
+            if problem:
+                raise ModelError(problem)
         except ModelError as exc:
             raise BundleError(f"the bundled model fails its check: {exc}") from None
         version = artefact.manifest.model_sha256[:12]

@@ -12,6 +12,7 @@ REQUIRED = ("name", "labels", "input", "preprocessing", "layers", "model_sha256"
 COLORS = ("gray", "rgb", "bgr")
 INPUT_TYPES = ("int8", "uint8", "float32")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_NAME = 100  # a layer name is part of file names (and of the 255-byte limit on them)
 
 
 def _is_int(value) -> bool:
@@ -55,14 +56,18 @@ def manifest_problem(data: dict) -> str | None:
     if "model_file" in data and not _file_name(data["model_file"]):
         return "'model_file' must be a file name beside the manifest, not a path"
     return _input_problem(data["input"]) or _preprocessing_problem(data["preprocessing"]) \
-        or _size_problem(data["input"]["shape"], data["preprocessing"]["size"]) \
+        or _size_problem(data["input"]["shape"], data["preprocessing"]["size"],
+                         data["preprocessing"].get("color", "rgb")) \
         or _layers_problem(data["layers"]) or _files_problem(data)
 
 
-def _size_problem(shape: list[int], size: list[int]) -> str | None:
-    """The frame is resized to `size` and fed as the input: one image, (1, height, width, channels)."""
+def _size_problem(shape: list[int], size: list[int], color: str) -> str | None:
+    """The frame is resized to `size`, turned `color`, and fed as the input: (1, height, width, channels)."""
     if len(shape) != 4 or shape[0] != 1 or list(shape[1:3]) != list(size):
         return f"input 'shape' {shape} does not hold one {size[0]}x{size[1]} image (preprocessing 'size' {size})"
+    channels = 1 if color == "gray" else 3
+    if shape[3] != channels:
+        return f"input 'shape' {shape} has {shape[3]} channels, preprocessing 'color' {color!r} makes {channels}"
     return None
 
 
@@ -105,8 +110,9 @@ def _layers_problem(value) -> str | None:
         name = layer.get("name")
         if not isinstance(name, str) or not name:
             return f"layer {i} needs a 'name' string"
-        if any(c in "/+#" or not c.isprintable() for c in name):
-            return f"layer {name!r}: a name goes into MQTT topics, so no '/', '+', '#' or control characters"
+        if len(name) > MAX_NAME or any(c in "/+#" or not c.isprintable() for c in name):
+            return (f"layer {name[:40]!r}: a name goes into MQTT topics and file names: at most {MAX_NAME} "
+                    f"characters, no '/', '+', '#' or control characters")
         if not _shape(layer.get("shape")):
             return f"layer {name!r}: 'shape' must be a list of positive whole numbers"
         if not _is_number(layer.get("scale")) or layer["scale"] < 0:
@@ -135,6 +141,31 @@ def _files_problem(data: dict) -> str | None:
         if not isinstance(entry, dict) or not _file_name(entry.get("file")) or not isinstance(entry.get("sha256"), str):
             return f"{key!r} must name a file beside the manifest and its 'sha256'"
     return None
+
+
+def model_problem(manifest, input_shape, input_dtype: str, output_shapes: list) -> str | None:
+    """What in `manifest` (a Manifest) its model contradicts: the input, or a layer's shape in output
+    order. A hand-edited `output_index` would otherwise hand one layer's numbers to another."""
+    expected, actual = list(manifest.input["shape"]), [int(n) for n in input_shape]
+    if expected != actual:
+        return f"the manifest's input is {expected}, the model's {actual}"
+    if manifest.input.get("dtype", "int8") != input_dtype:
+        return f"the manifest's input is {manifest.input.get('dtype', 'int8')}, the model's {input_dtype}"
+    layers = sorted(manifest.layers, key=lambda layer: layer.output_index)
+    if len(output_shapes) != len(layers):
+        return f"the model has {len(output_shapes)} outputs, its manifest {len(layers)} layers"
+    for position, (layer, shape) in enumerate(zip(layers, output_shapes)):
+        shape = [int(n) for n in shape]
+        if list(layer.shape) != shape:
+            return (f"manifest layer {layer.name!r} (output {layer.output_index}) is {list(layer.shape)}, "
+                    f"the model's output {position} is {shape}")
+    return None
+
+
+def graph_problem(manifest, graph) -> str | None:
+    """model_problem, read from the parsed .tflite (tflite_graph.Graph)."""
+    first = graph.tensors[graph.inputs[0]]
+    return model_problem(manifest, first.shape, first.dtype.name, [graph.tensors[i].shape for i in graph.outputs])
 
 
 def check_manifest(data: dict, where: str) -> None:

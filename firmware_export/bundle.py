@@ -13,6 +13,7 @@ from pathlib import Path
 from edge_service.bundles import FORMAT, INFO, SIGNATURE, SUMS, load_key, sha256_hex
 from edge_service.errors import BundleError, ModelError
 from edge_service.manifest import MANIFEST_FILE, load_artefact, read_checked
+from edge_service.manifest_checks import graph_problem
 from edge_service.tflite_graph import read_graph
 from firmware_export.errors import ExportError
 
@@ -41,9 +42,11 @@ def make_bundle(model: Path, output: Path, sign_key: Path | None = None) -> dict
     """Writes the bundle; returns its description (name, model hash, files, signed)."""
     artefact = load_artefact(model)
     try:  # a bundle a device would refuse is refused here, before it ships
-        read_graph(artefact.model_bytes)
+        problem = graph_problem(artefact.manifest, read_graph(artefact.model_bytes))
     except ModelError as exc:
         raise BundleError(f"{artefact.model_path}: {exc}") from None
+    if problem:
+        raise BundleError(f"{artefact.folder}: the manifest does not describe its model: {problem}")
     manifest = artefact.manifest
     files = {"model.tflite": artefact.model_bytes,
              MANIFEST_FILE: (artefact.folder / MANIFEST_FILE).read_bytes(),

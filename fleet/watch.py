@@ -59,6 +59,7 @@ class Watcher:
         self.pending_subscriptions: set[int] = set()
         if save:
             (save / "layers").mkdir(parents=True, exist_ok=True)
+        self.tried = 1  # brokers of the list tried so far
         self._connect(settings.brokers)
 
     def _connect(self, brokers) -> None:
@@ -68,13 +69,14 @@ class Watcher:
             raise FleetError(f"cannot reach MQTT broker {self.settings.address} ({exc})") from None
         self.answer_by = time.monotonic() + self.settings.connect_timeout
 
-    def _next_broker(self) -> None:
-        """The broker took the connection and has not answered: the others of the list, in turn."""
+    def _next_broker(self, why: str) -> None:
+        """The broker did not answer, or refused: the others of the list, in turn."""
         brokers = self.settings.brokers
         names = [format_address(*b) for b in brokers]
         after = names.index(self.address) + 1 if self.address in names else 0
-        log.warning("MQTT broker %s took the connection but did not answer in %g s; trying the next",
-                    self.address, self.settings.connect_timeout)
+        log.warning("MQTT broker %s %s; trying the next", self.address, why)
+        self.tried += 1
+        self.refused = ""
         self.client.loop_stop()
         self._connect(brokers[after:] + brokers[:after])
         self.client.loop_start()
@@ -147,10 +149,13 @@ class Watcher:
         deadline = time.monotonic() + timeout if timeout else None
         try:
             while not (count and self.results >= count) and not (deadline and time.monotonic() > deadline):
-                if self.refused:
-                    raise FleetError(f"the broker refused the connection: {self.refused}")
-                if not self.connected and len(self.settings.brokers) > 1 and time.monotonic() > self.answer_by:
-                    self._next_broker()
+                untried = not self.connected and self.tried < len(self.settings.brokers)
+                if self.refused and untried:
+                    self._next_broker(f"refused the connection: {self.refused}")
+                elif self.refused:
+                    raise FleetError(f"MQTT broker {self.address} refused the connection: {self.refused}")
+                elif untried and time.monotonic() > self.answer_by:
+                    self._next_broker(f"took the connection but did not answer in {self.settings.connect_timeout:g} s")
                 time.sleep(0.05)
             if count and self.results >= count:
                 time.sleep(linger)

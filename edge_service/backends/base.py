@@ -8,6 +8,7 @@ import numpy as np
 
 from edge_service.errors import EdgeError, ModelError
 from edge_service.manifest import ModelArtefact
+from edge_service.manifest_checks import model_problem
 
 
 class BackendUnavailable(EdgeError):
@@ -30,21 +31,11 @@ class Backend:
         self.in_output_order = sorted(artefact.manifest.layers, key=lambda layer: layer.output_index)
         self.layer_names = [layer.name for layer in self.in_output_order]
 
-    def check_model(self, input_shape, shapes: list) -> None:
-        """The model's input is the manifest's, and its outputs, in order, are the manifest's layers:
-        a hand-edited shape or `output_index` would otherwise fail in every frame, or hand one
-        layer's numbers to another without a word."""
-        expected, actual = list(self.artefact.manifest.input["shape"]), [int(n) for n in input_shape]
-        if expected != actual:
-            raise ModelError(f"the manifest's input is {expected}, the model's {actual}")
-        layers = self.in_output_order
-        if len(shapes) != len(layers):
-            raise ModelError(f"the model has {len(shapes)} outputs, its manifest {len(layers)} layers")
-        for position, (layer, shape) in enumerate(zip(layers, shapes)):
-            shape = [int(n) for n in shape]
-            if list(layer.shape) != shape:
-                raise ModelError(f"manifest layer {layer.name!r} (output {layer.output_index}) is "
-                                 f"{list(layer.shape)}, the model's output {position} is {shape}")
+    def check_model(self, input_shape, input_dtype, shapes: list) -> None:
+        """The manifest describes this model (see manifest_checks.model_problem)."""
+        problem = model_problem(self.artefact.manifest, input_shape, np.dtype(input_dtype).name, shapes)
+        if problem:
+            raise ModelError(problem)
 
     def infer(self, x: np.ndarray) -> Inference:
         raise NotImplementedError

@@ -69,7 +69,7 @@ class LiteRTBackend(Backend):
         given = self.interpreter.get_input_details()[0]
         self.input_index = given["index"]
         details = self.interpreter.get_output_details()
-        self.check_model(given["shape"], [d["shape"] for d in details])
+        self.check_model(given["shape"], given["dtype"], [d["shape"] for d in details])
         self.output_indices = [d["index"] for d in details]
 
     def infer(self, x: np.ndarray) -> Inference:

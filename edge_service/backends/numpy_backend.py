@@ -19,7 +19,8 @@ class NumpyBackend(Backend):
         super().__init__(artefact)
         self.interpreter = NumpyInterpreter(artefact.model_bytes, mode)
         graph = self.interpreter.graph
-        self.check_model(graph.tensors[graph.inputs[0]].shape, [graph.tensors[i].shape for i in graph.outputs])
+        first = graph.tensors[graph.inputs[0]]
+        self.check_model(first.shape, first.dtype, [graph.tensors[i].shape for i in graph.outputs])
         self.output_names = [self.interpreter.names[i] for i in graph.outputs]
         # Internal ops (e.g. the FC inside Dense+softmax) are charged to the next layer output.
         self.layer_of_op, pending = {}, []

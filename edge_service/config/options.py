@@ -50,7 +50,8 @@ class Option:
             raise ConfigError(f"{key}: {value!r} is above the maximum {self.maximum}")
         complaint = self.check(value) if self.check else ""
         if complaint:
-            raise ConfigError(f"{key}: {value!r} {complaint}")
+            shown = repr(value) if len(repr(value)) <= 60 and "password" not in key else "the value"
+            raise ConfigError(f"{key}: {shown} {complaint}")
         return value
 
 
@@ -65,8 +66,18 @@ def options_of(section_type: type) -> list[tuple[str, Option]]:
     return [(f.name, f.metadata["option"]) for f in dataclasses.fields(section_type) if "option" in f.metadata]
 
 
+TOPIC_PART_BYTES = 1024   # a device id, prefix or client id: a topic made of them stays far below MQTT's limit
+MQTT_STRING_BYTES = 65535  # MQTT's limit on any string (user name, password)
+
+
+def mqtt_string(value: str) -> str:
+    return f"is longer than MQTT's {MQTT_STRING_BYTES} bytes" if len(value.encode()) > MQTT_STRING_BYTES else ""
+
+
 def no_topic_wildcards(value: str) -> str:
     """MQTT topic levels may not hold the wildcards + and #: a broker refuses such a topic."""
+    if len(value.encode()) > TOPIC_PART_BYTES:
+        return f"is longer than {TOPIC_PART_BYTES} bytes"
     return "must not contain the MQTT wildcards + or #" if any(c in value for c in "+#") else ""
 
 

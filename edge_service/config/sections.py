@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_service.config.options import broker_list, no_topic_wildcards, option, topic_level
+from edge_service.config.options import broker_list, mqtt_string, no_topic_wildcards, option, topic_level
 
 
 def backend_names() -> tuple[str, ...]:
@@ -65,7 +65,8 @@ class RunSection:
                             example=5.0)
     queue: int = option(2, "--queue", "frames waiting for inference at most", minimum=1, maximum=1000)
     frames: int = option(0, "--frames", "stop after this many frames (0: run until stopped)", minimum=0)
-    top_k: int = option(3, "--top-k", "labels per prediction (at most the model's label count)", minimum=1)
+    top_k: int = option(0, "--top-k", "labels per prediction, at most the model's label count (0: 3, or every "
+                        "label of a model with fewer)", minimum=0)
     channel_stats: bool = option(True, "--channel-stats", "per-channel statistics in each result")
     conversion_max_pixels: int = option(2_000_000, "--conversion-max-pixels",
                                         "conversion layers at the frame's own resolution, scaled down to at most "
@@ -95,8 +96,8 @@ class MqttSection:
                            choices=("3.1.1", "5"))
     client_id: str = option("", "--mqtt-client-id", "client id (default: the device id)", check=no_topic_wildcards)
     keepalive: int = option(30, "--mqtt-keepalive", "keepalive seconds", minimum=5, maximum=65535)
-    username: str = option("", "--mqtt-username", "user name")
-    password: str = option("", "--mqtt-password", "password")
+    username: str = option("", "--mqtt-username", "user name", check=mqtt_string)
+    password: str = option("", "--mqtt-password", "password", check=mqtt_string)
     tls: bool = option(False, "--mqtt-tls", "connect with TLS")
     ca_file: str = option("", "--mqtt-ca-file", "CA certificate for TLS (default: the system's)")
     cert_file: str = option("", "--mqtt-cert-file", "client certificate for TLS")

@@ -9,7 +9,11 @@ Broker = tuple[str, int]
 
 def parse_brokers(hosts: str, default_port: int) -> list[Broker]:
     """`a, b:1884, [::1]:1885` -> [(a, default_port), (b, 1884), (::1, 1885)]; ValueError says what is wrong."""
-    return [_parse(entry.strip(), default_port) for entry in hosts.split(",")]
+    brokers = [_parse(entry.strip(), default_port) for entry in hosts.split(",")]
+    for i, broker in enumerate(brokers):
+        if broker in brokers[:i]:
+            raise ValueError(f"{format_address(*broker)} is listed twice")
+    return brokers
 
 
 def _parse(entry: str, default_port: int) -> Broker:

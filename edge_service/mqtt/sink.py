@@ -8,6 +8,7 @@ link's network thread does everything that talks to paho.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ from edge_service.mqtt.writer import OutboxWriter
 from edge_service.results import FrameResult
 from edge_service.sinks import Sink
 
+log = logging.getLogger("unseen.mqtt")
 CommandCallback = Callable[[str, bytes], dict]
 # A result is a tree the analyzer built fresh (no cycles to look for) and its encoding runs on the
 # loop's thread for every frame: one encoder made once, without the circularity check, is 40% faster.
@@ -123,6 +125,9 @@ class MqttSink(Sink):
             self.drain(self.settings.drain_seconds)
         self.link.stop()
         self.writer.close()
+        if self.outbox.count:  # kept, not lost: say where they are
+            log.warning("%d messages wait in the outbox %s: they go at the next start, or with "
+                        "`unseen outbox flush`", self.outbox.count, self.outbox.folder)
         self.outbox.close()
 
 

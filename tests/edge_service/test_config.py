@@ -39,6 +39,8 @@ def test_the_shipped_example_is_generated_from_the_declarations_and_is_valid():
     ('[mqtt]\nca_file = "/etc/hostname"\n', "mqtt.tls is off"),
     ('[mqtt]\ntls = true\ncert_file = "/etc/hostname"\n', "go together"),
     ('[run\n', "not valid TOML"),
+    (f'device_id = "{"d" * 2000}"\n', "is longer than 1024 bytes"),
+    (f'[mqtt]\npassword = "{"p" * 70000}"\n', "is longer than MQTT's 65535 bytes"),
     ('[mqtt]\nhost = "a,,b"\n', "mqtt.host: 'a,,b' is not a list of brokers (an empty broker address between commas)"),
     ('[mqtt]\nhost = "a:1883,b:http"\n', "'b:http': the port must be a number from 1 to 65535"),
     ('[mqtt]\nhost = "mqtt://a"\n', "'mqtt://a' is not a broker address"),

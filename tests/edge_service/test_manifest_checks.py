@@ -56,6 +56,8 @@ MISTAKES = {
     "two layers named alike": (_set("layers.2.name", "conv1"), "two layers have the same 'name'"),
     "an input that is not the preprocessed frame": (_set("input.shape", [1, 32, 32, 1]),
                                                      "input 'shape' [1, 32, 32, 1] does not hold one 28x28 image"),
+    "colour for a grey input": (_set("preprocessing.color", "rgb"), "has 1 channels, preprocessing 'color' 'rgb' makes 3"),
+    "a layer name too long for a file": (_set("layers.2.name", "p" * 300), "at most 100 characters"),
     "a layer name with a wildcard": (_set("layers.2.name", "pool+1"), "a name goes into MQTT topics"),
     "a layer name with a slash": (_set("layers.2.name", "pool/1"), "a name goes into MQTT topics"),
     "no labels": (_set("labels", []), "'labels' is empty"),
@@ -131,6 +133,7 @@ def test_a_manifest_that_disagrees_with_its_model_is_refused_when_the_backend_op
 
 
 def test_fewer_labels_than_classes_is_said_once_and_the_rest_are_numbered(tmp_path, shipped, caplog):
+    """Two labels: the default top-k (3) shrinks to them, as for any one- or two-class model."""
     from edge_service.analyzer import BackendChoice, FrameAnalyzer
     from edge_service.sources import Frame
     folder = tmp_path / "model"
@@ -138,13 +141,13 @@ def test_fewer_labels_than_classes_is_said_once_and_the_rest_are_numbered(tmp_pa
     for entry in default_model_dir().iterdir():
         (folder / entry.name).write_bytes(entry.read_bytes())
     data = copy.deepcopy(shipped)
-    data["labels"] = data["labels"][:3]
+    data["labels"] = data["labels"][:2]
     (folder / MANIFEST_FILE).write_text(json.dumps(data))
     analyzer = FrameAnalyzer.open(folder, BackendChoice("numpy"))
-    assert "has 3 labels for the 10 values of 'predictions'" in caplog.text
+    assert "has 2 labels for the 10 values of 'predictions'" in caplog.text
     result = analyzer.analyze(Frame(1, time.time(), np.zeros((28, 28, 3), np.uint8), "test"), 1)
-    assert len(result.top) == 3
+    assert len(result.top) == 2
     for entry in result.top:
         index = entry["index"]
-        assert entry["label"] == (data["labels"][index] if index < 3 else str(index))
+        assert entry["label"] == (data["labels"][index] if index < 2 else str(index))
     analyzer.close()

@@ -177,6 +177,7 @@ def test_tls_to_a_plain_listener_names_the_likely_mistake(broker, tmp_path):
     err = finish(serve(broker.port, tmp_path, "--frames", "2", "--backend", "numpy", "--mqtt-tls"))
     assert f"is port {broker.port} a TLS listener?" in err  # and the results wait in the outbox
     assert len(_outbox_ids(tmp_path / "outbox")) == 2
+    assert f"2 messages wait in the outbox {tmp_path / 'outbox'}" in err  # said at the stop
 
 
 def test_a_wrong_password_is_one_clear_line(tmp_path):

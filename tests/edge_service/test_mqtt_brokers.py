@@ -34,6 +34,7 @@ def test_a_list_of_hosts_with_or_without_ports(text, brokers):
     ("a b", "is not a broker address"),
     (":1883", "is not a broker address"),
     ("a..b,c", "'a..b' is not a host name"),
+    ("n1,n2,n1:1883", "n1:1883 is listed twice"),
     ("x" * 300, "is not a host name"),
 ])
 def test_a_malformed_list_says_which_entry_and_why(text, words):

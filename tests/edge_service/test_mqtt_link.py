@@ -130,3 +130,18 @@ def test_watch_passes_over_a_broker_that_never_answers(broker, silent):
     assert watch.returncode == 0, watch.stderr
     assert f"127.0.0.1:{silent} took the connection but did not answer in 1 s" in watch.stderr
     assert f"on 127.0.0.1:{broker.port}" in watch.stdout + watch.stderr
+
+
+def test_watch_passes_over_a_broker_that_refuses_it(broker, tmp_path):
+    import subprocess
+    import sys
+    locked = Mosquitto(tmp_path / "locked", users={"camera": "secret"}).start()
+    try:
+        watch = subprocess.run([sys.executable, "-m", "unseen.cli", "watch", "--mqtt-host",
+                                f"127.0.0.1:{locked.port},127.0.0.1:{broker.port}", "--timeout", "3"],
+                               capture_output=True, text=True, timeout=60)
+    finally:
+        locked.stop()
+    assert watch.returncode == 0, watch.stderr
+    assert f"127.0.0.1:{locked.port} refused the connection: Not authorized; trying the next" in watch.stderr
+    assert f"on 127.0.0.1:{broker.port}" in watch.stdout + watch.stderr

@@ -182,7 +182,22 @@ def test_a_model_that_does_not_parse_is_neither_bundled_nor_installed(shipped_mo
     before = _state(models)
     # A bundle made elsewhere (here: with the maker's own check switched off) must still be refused.
     monkeypatch.setattr("firmware_export.bundle.read_graph", lambda data: None)
+    monkeypatch.setattr("firmware_export.bundle.graph_problem", lambda manifest, graph: None)
     make_bundle(broken, tmp_path / "b.tar.gz")
     with pytest.raises(BundleError, match="fails its check: corrupt TFLite flatbuffer"):
         install_bundle(tmp_path / "b.tar.gz", models)
     assert _state(models) == before
+
+
+def test_a_manifest_that_misdescribes_its_model_is_not_bundled(shipped_model, tmp_path):
+    """Two layers' output_index swapped: each field is well formed, only the model can tell."""
+    import json
+    import shutil
+    shutil.copytree(shipped_model, tmp_path / "swapped")
+    manifest = json.loads((tmp_path / "swapped" / "manifest.json").read_text())
+    first, second = manifest["layers"][1], manifest["layers"][2]
+    first["output_index"], second["output_index"] = second["output_index"], first["output_index"]
+    (tmp_path / "swapped" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="does not describe its model: manifest layer 'pool1' \\(output 1\\)"):
+        make_bundle(tmp_path / "swapped", tmp_path / "b.tar.gz")
+    assert not (tmp_path / "b.tar.gz").exists()
