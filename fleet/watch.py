@@ -59,8 +59,9 @@ class Watcher:
         self.pending_subscriptions: set[int] = set()
         if save:
             (save / "layers").mkdir(parents=True, exist_ok=True)
-        self.tried = 1  # brokers of the list tried so far
-        self._connect(settings.brokers)
+        self.brokers = settings.brokers  # parsed once: the run loop asks every 50 ms
+        self.tried = 1                   # brokers of the list tried so far
+        self._connect(self.brokers)
 
     def _connect(self, brokers) -> None:
         try:
@@ -71,7 +72,7 @@ class Watcher:
 
     def _next_broker(self, why: str) -> None:
         """The broker did not answer, or refused: the others of the list, in turn."""
-        brokers = self.settings.brokers
+        brokers = self.brokers
         names = [format_address(*b) for b in brokers]
         after = names.index(self.address) + 1 if self.address in names else 0
         log.warning("MQTT broker %s %s; trying the next", self.address, why)
@@ -149,7 +150,7 @@ class Watcher:
         deadline = time.monotonic() + timeout if timeout else None
         try:
             while not (count and self.results >= count) and not (deadline and time.monotonic() > deadline):
-                untried = not self.connected and self.tried < len(self.settings.brokers)
+                untried = not self.connected and self.tried < len(self.brokers)
                 if self.refused and untried:
                     self._next_broker(f"refused the connection: {self.refused}")
                 elif self.refused:

@@ -28,8 +28,7 @@ class Backend:
 
     def __init__(self, artefact: ModelArtefact) -> None:
         self.artefact = artefact
-        self.in_output_order = sorted(artefact.manifest.layers, key=lambda layer: layer.output_index)
-        self.layer_names = [layer.name for layer in self.in_output_order]
+        self.layer_names = [layer.name for layer in sorted(artefact.manifest.layers, key=lambda l: l.output_index)]
 
     def check_model(self, input_shape, input_dtype, shapes: list) -> None:
         """The manifest describes this model (see manifest_checks.model_problem)."""

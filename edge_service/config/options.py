@@ -29,6 +29,7 @@ class Option:
     check: Callable[[Any], str] | None = None   # returns a complaint, or "" when the value is fine
     example: Any = None                          # a value worth showing in the example config
     comment: str = ""                            # a note for the example config (defaults to help)
+    secret: bool = False                         # never echoed in an error (a password)
 
     def allowed(self) -> tuple:
         return self.choices() if callable(self.choices) else self.choices
@@ -50,7 +51,7 @@ class Option:
             raise ConfigError(f"{key}: {value!r} is above the maximum {self.maximum}")
         complaint = self.check(value) if self.check else ""
         if complaint:
-            shown = repr(value) if len(repr(value)) <= 60 and "password" not in key else "the value"
+            shown = repr(value) if len(repr(value)) <= 60 and not self.secret else "the value"
             raise ConfigError(f"{key}: {shown} {complaint}")
         return value
 

@@ -97,7 +97,7 @@ class MqttSection:
     client_id: str = option("", "--mqtt-client-id", "client id (default: the device id)", check=no_topic_wildcards)
     keepalive: int = option(30, "--mqtt-keepalive", "keepalive seconds", minimum=5, maximum=65535)
     username: str = option("", "--mqtt-username", "user name", check=mqtt_string)
-    password: str = option("", "--mqtt-password", "password", check=mqtt_string)
+    password: str = option("", "--mqtt-password", "password", check=mqtt_string, secret=True)
     tls: bool = option(False, "--mqtt-tls", "connect with TLS")
     ca_file: str = option("", "--mqtt-ca-file", "CA certificate for TLS (default: the system's)")
     cert_file: str = option("", "--mqtt-cert-file", "client certificate for TLS")

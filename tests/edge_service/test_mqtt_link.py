@@ -7,6 +7,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -122,8 +124,6 @@ def test_a_drain_cuts_a_long_backoff_short():
 
 
 def test_watch_passes_over_a_broker_that_never_answers(broker, silent):
-    import subprocess
-    import sys
     watch = subprocess.run([sys.executable, "-m", "unseen.cli", "watch", "--mqtt-host",
                             f"127.0.0.1:{silent},127.0.0.1:{broker.port}", "--mqtt-connect-timeout", "1",
                             "--timeout", "4"], capture_output=True, text=True, timeout=60)
@@ -133,8 +133,6 @@ def test_watch_passes_over_a_broker_that_never_answers(broker, silent):
 
 
 def test_watch_passes_over_a_broker_that_refuses_it(broker, tmp_path):
-    import subprocess
-    import sys
     locked = Mosquitto(tmp_path / "locked", users={"camera": "secret"}).start()
     try:
         watch = subprocess.run([sys.executable, "-m", "unseen.cli", "watch", "--mqtt-host",
